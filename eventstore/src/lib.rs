@@ -201,10 +201,10 @@ impl StreamRead {
         if self.from_version < 1 {
             return Err(StoreError::invalid("from_version", "must be 1 or more"));
         }
-        if let ReadUntil::Version(v) = self.until {
-            if v < 0 {
-                return Err(StoreError::invalid("until_version", "must not be negative"));
-            }
+        if let ReadUntil::Version(v) = self.until
+            && v < 0
+        {
+            return Err(StoreError::invalid("until_version", "must not be negative"));
         }
         Ok(Self {
             limit: self.limit.clamp(1, MAX_READ_BATCH),
@@ -517,13 +517,13 @@ fn check_appends(appends: &[StreamAppend]) -> Result<()> {
     let mut seen = HashSet::new();
     let mut total = 0usize;
     for append in appends {
-        if let ExpectedVersion::Exact(v) = append.expected {
-            if v < 0 {
-                return Err(StoreError::invalid(
-                    "expected_version",
-                    format!("must not be negative, got {v}"),
-                ));
-            }
+        if let ExpectedVersion::Exact(v) = append.expected
+            && v < 0
+        {
+            return Err(StoreError::invalid(
+                "expected_version",
+                format!("must not be negative, got {v}"),
+            ));
         }
         if append.events.is_empty() {
             return Err(StoreError::invalid(

@@ -233,10 +233,10 @@ impl PostgresStore {
         command: Option<&CommandRecord>,
         written: &HashSet<StreamRef>,
     ) -> Result<AppendOutcome> {
-        if let Some(command) = command {
-            if let Some(stored) = self.command_result(tenant, command.command_id).await? {
-                return Ok(AppendOutcome::Duplicate(stored));
-            }
+        if let Some(command) = command
+            && let Some(stored) = self.command_result(tenant, command.command_id).await?
+        {
+            return Ok(AppendOutcome::Duplicate(stored));
         }
         let mut first_refused = None;
         for i in crate::lock_order(appends) {

@@ -111,10 +111,10 @@ impl SqliteStore {
                 reader: pool,
             });
         }
-        if let Some(parent) = connect.get_filename().parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(e.into()))?;
-            }
+        if let Some(parent) = connect.get_filename().parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(e.into()))?;
         }
         let connect = connect
             .journal_mode(SqliteJournalMode::Wal)
@@ -154,11 +154,11 @@ impl SqliteStore {
     ) -> Result<AppendOutcome> {
         let mut tx = self.writer.begin().await?;
         // With one writer, nothing can record this command between this check and the commit.
-        if let Some(command) = &command {
-            if let Some(stored) = command_result(&mut *tx, tenant, command.command_id).await? {
-                tx.rollback().await?;
-                return Ok(AppendOutcome::Duplicate(stored));
-            }
+        if let Some(command) = &command
+            && let Some(stored) = command_result(&mut *tx, tenant, command.command_id).await?
+        {
+            tx.rollback().await?;
+            return Ok(AppendOutcome::Duplicate(stored));
         }
         let mut ranges: Vec<Option<StreamRange>> = vec![None; appends.len()];
         for i in crate::lock_order(&appends) {
