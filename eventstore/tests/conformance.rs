@@ -271,9 +271,11 @@ async fn concurrent_writers_on_one_stream_produce_versions_without_gap_or_duplic
         let store = store.clone();
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0x2545_F491_4F6C_DD1D ^ (writer as u64 + 1));
             let mut expected = 0;
             let mut written = Vec::with_capacity(APPENDS);
             for seq in 0..APPENDS {
+                let mut conflicts = 0u32;
                 loop {
                     let e = event("order.note_added", json!({"writer": writer, "seq": seq}));
                     let id = e.event_id();
@@ -292,7 +294,14 @@ async fn concurrent_writers_on_one_stream_produce_versions_without_gap_or_duplic
                             written.push((id, expected));
                             break;
                         }
-                        Err(StoreError::Conflict { actual, .. }) => expected = actual,
+                        Err(StoreError::Conflict { actual, .. }) => {
+                            // Back off exponentially with full jitter, as a command handler
+                            // does, so the losers of one round do not all collide again.
+                            expected = actual;
+                            conflicts = (conflicts + 1).min(7);
+                            let pause = rng.below(200 << conflicts);
+                            tokio::time::sleep(Duration::from_micros(pause)).await;
+                        }
                         Err(other) => panic!("writer {writer}: {other:?}"),
                     }
                 }
