@@ -161,7 +161,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all, fields(tenant = %tenant, streams = appends.len()), err)]
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, streams = appends.len()), err)]
     pub(crate) async fn append(
         &self,
         tenant: &TenantId,
@@ -488,7 +488,7 @@ where
            AND ($3::text IS NULL OR tenant_id = $3) \
            AND (cardinality($4::text[]) = 0 OR stream_type = ANY($4)) \
            AND (cardinality($5::text[]) = 0 OR event_type = ANY($5)) \
-         ORDER BY transaction_id, global_position \
+         ORDER BY events.transaction_id, events.global_position \
          LIMIT $6"
     );
     let rows: Vec<EventRow> = sqlx::query_as(&sql)

@@ -145,7 +145,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all, fields(tenant = %tenant, streams = appends.len()), err)]
+    #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, streams = appends.len()), err)]
     pub(crate) async fn append(
         &self,
         tenant: &TenantId,
