@@ -1,0 +1,6 @@
+//! `catat bench`: measurements side by side with the raw database and a peer library, in one
+//! run, written as JSON and a markdown table.
+
+pub mod measure;
+mod peer;
+pub mod store;

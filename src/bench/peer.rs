@@ -1,0 +1,108 @@
+//! The peer library in `catat bench store`: `cqrs-es` with `postgres-es`. Its repository is
+//! called directly with known sequence numbers, the way its framework persists after a command,
+//! so both libraries are measured at the same layer (no aggregate load on either side).
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
+use cqrs_es::{Aggregate, DomainEvent};
+use postgres_es::PostgresEventRepository;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::BoxError;
+
+/// The tables `postgres-es` documents for its event repository.
+pub const SCHEMA_SQL: &str = "
+CREATE TABLE events (
+    aggregate_type text NOT NULL,
+    aggregate_id   text NOT NULL,
+    sequence       bigint CHECK (sequence >= 0) NOT NULL,
+    event_type     text NOT NULL,
+    event_version  text NOT NULL,
+    payload        json NOT NULL,
+    metadata       json NOT NULL,
+    PRIMARY KEY (aggregate_type, aggregate_id, sequence)
+);
+CREATE TABLE snapshots (
+    aggregate_type   text NOT NULL,
+    aggregate_id     text NOT NULL,
+    last_sequence    bigint CHECK (last_sequence >= 0) NOT NULL,
+    current_snapshot bigint CHECK (current_snapshot >= 0) NOT NULL,
+    payload          json NOT NULL,
+    PRIMARY KEY (aggregate_type, aggregate_id, last_sequence)
+)";
+
+/// A minimal order aggregate: the peer needs one to name its events.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct BenchOrder {
+    lines: u64,
+}
+
+/// The one event: a line added, with the same payload catat appends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineAdded(pub Value);
+
+impl DomainEvent for LineAdded {
+    fn event_type(&self) -> String {
+        "order.line_added".to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
+
+/// Errors of the bench aggregate (it has none; the framework requires the type).
+#[derive(Debug, thiserror::Error)]
+#[error("bench order error")]
+pub struct BenchOrderError;
+
+impl Aggregate for BenchOrder {
+    const TYPE: &'static str = "order";
+    type Command = Value;
+    type Event = LineAdded;
+    type Error = BenchOrderError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        sink.write(LineAdded(command), self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, _event: Self::Event) {
+        self.lines += 1;
+    }
+}
+
+/// The peer's event repository on `pool` (whose search path is the peer's own schema).
+pub fn repository(pool: PgPool) -> PostgresEventRepository {
+    PostgresEventRepository::new(pool)
+}
+
+/// Persists one event at a known sequence through the peer's repository.
+pub async fn append(
+    repo: &PostgresEventRepository,
+    aggregate_id: &str,
+    sequence: usize,
+    payload: Value,
+    metadata: Value,
+) -> Result<(), BoxError> {
+    let event = LineAdded(payload);
+    let serialized = SerializedEvent::new(
+        aggregate_id.to_owned(),
+        sequence,
+        BenchOrder::TYPE.to_owned(),
+        event.event_type(),
+        event.event_version(),
+        serde_json::to_value(&event)?,
+        metadata,
+    );
+    repo.persist::<BenchOrder>(&[serialized], None).await?;
+    Ok(())
+}

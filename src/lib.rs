@@ -1,0 +1,92 @@
+//! The catat binary as a library: configuration and the wiring of each role, so tests can run
+//! a role the way `main` does.
+
+pub mod bench;
+pub mod cli;
+
+use std::fmt;
+use std::str::FromStr;
+
+use eventstore::{ConnectOptions, EventStore};
+
+/// Where the embedded mode keeps its data when no database URL is given.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:catat-data/catat.db";
+
+/// The error every role returns to `main`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A value that must never reach a log: a database URL with its password, a provider key.
+/// `Debug` and `Display` print a placeholder; [`Secret::expose`] gives the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// An error with its chain of causes on one line, for an operator's log.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Runs what the command line asks for.
+pub async fn run(cli: cli::Cli) -> Result<(), BoxError> {
+    match cli.command {
+        cli::Command::Migrate(args) => migrate(args.database_url.expose()).await,
+        cli::Command::Bench(args) => match args.suite {
+            cli::BenchSuite::Store(args) => bench::store::run(args).await,
+        },
+    }
+}
+
+/// Opens the store at `url` and applies its migrations.
+pub async fn migrate(url: &str) -> Result<(), BoxError> {
+    let store = EventStore::connect(url, ConnectOptions::default()).await?;
+    store.migrate().await?;
+    tracing::info!(backend = store.backend_name(), "migrations applied");
+    Ok(())
+}
