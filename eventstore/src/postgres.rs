@@ -1,6 +1,6 @@
 //! PostgreSQL backend. A single-stream append is one statement (one round trip, its own
-//! transaction); a multi-stream append runs the same statement inside an explicit transaction
-//! so that one failing stream rolls the others back.
+//! transaction) chosen by its expected version; a multi-stream append runs the general statement
+//! inside an explicit transaction so that one failing stream rolls the others back.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -16,8 +16,8 @@ use sqlx::{Executor, Postgres, Row};
 
 use crate::error::violated_constraint;
 use crate::{
-    AppendOutcome, CommandRecord, ConnectOptions, ExpectedVersion, LogFilter, ReadUntil, Result,
-    Snapshot, StoreError, StreamAppend, StreamRead,
+    AppendOutcome, CommandRecord, ConnectOptions, LogFilter, ReadUntil, Result, Snapshot,
+    StoreError, StreamAppend, StreamRead,
 };
 
 /// The event store on PostgreSQL.
@@ -87,7 +87,8 @@ FROM ranges g
 }
 
 /// A single-stream append: one statement whose only write to `streams` is the one its expected
-/// version calls for (`$head` must define `bumped(version)`). Measured with pgbench it runs
+/// version calls for (`$head` must define `bumped(version)` and read `$4`, so that every
+/// parameter of [`bind_append`] has a type). Measured with pgbench it runs
 /// about 1.5 times the rate of [`APPEND_SQL`] on one stream, which has to carry all three writes.
 macro_rules! single_stream_append {
     ($head:literal) => {
@@ -535,10 +536,10 @@ fn bind_append<'q>(
         }
     }
     let sql = match appends {
-        [single] => match single.expected {
-            ExpectedVersion::Any => APPEND_ANY_SQL,
-            ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => APPEND_NO_STREAM_SQL,
-            ExpectedVersion::Exact(_) => APPEND_EXACT_SQL,
+        [single] => match single.expected.code() {
+            -1 => APPEND_ANY_SQL,
+            0 => APPEND_NO_STREAM_SQL,
+            _ => APPEND_EXACT_SQL,
         },
         _ => APPEND_SQL,
     };
