@@ -1,8 +1,9 @@
 //! The command line: one binary, a subcommand per role.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// catat: an event-sourced backend for businesses that sell, book and bill.
 #[derive(Debug, Parser)]
@@ -16,10 +17,95 @@ pub struct Cli {
 /// The roles and tools of the binary.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve: with no flags, everything in one process on SQLite under ./catat-data/; with
+    /// --database-url and --nats-url, the chosen roles on PostgreSQL and NATS.
+    Serve(ServeArgs),
+    /// Inspect and rebuild projections.
+    Projections(ProjectionsArgs),
     /// Apply the database migrations, then exit.
     Migrate(MigrateArgs),
     /// Measure catat against the raw database and a peer library.
     Bench(BenchArgs),
+}
+
+/// Where the data is; shared by every subcommand that opens the store.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreArgs {
+    /// A TOML file with defaults for these flags (keys as the flags, with `_`); flags and
+    /// `CATAT_*` variables win over it. Read when it exists: `catat.toml` by default.
+    #[arg(long, env = "CATAT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// postgres://… or sqlite:path. Default: SQLite in the data directory.
+    #[arg(long, env = "CATAT_DATABASE_URL")]
+    pub database_url: Option<crate::Secret>,
+    /// Where embedded mode keeps its data [default: ./catat-data].
+    #[arg(long, env = "CATAT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A role of `catat serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The HTTP API.
+    Api,
+    /// The command service.
+    Commands,
+    /// The projector daemon.
+    Projectors,
+    /// The relay of events to JetStream (needs NATS).
+    Relay,
+    /// The timer scheduler.
+    Scheduler,
+    /// Outbound delivery senders (webhooks, push).
+    Senders,
+}
+
+/// `catat serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Where the data is.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The address the API listens on [default: 127.0.0.1:8080].
+    #[arg(long, env = "CATAT_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// NATS to carry commands and wake-ups; without it they stay in this process.
+    #[arg(long, env = "CATAT_NATS_URL")]
+    pub nats_url: Option<crate::Secret>,
+    /// The roles to run, comma-separated [default: all].
+    #[arg(long, env = "CATAT_ROLES", value_delimiter = ',')]
+    pub roles: Option<Vec<Role>>,
+    /// How long the API waits for a command's reply, in milliseconds [default: 10000].
+    #[arg(long, env = "CATAT_COMMAND_TIMEOUT_MS")]
+    pub command_timeout_ms: Option<u64>,
+    /// How often idle workers look for work without a wake-up, in milliseconds [default: 1000].
+    #[arg(long, env = "CATAT_POLL_INTERVAL_MS")]
+    pub poll_interval_ms: Option<u64>,
+}
+
+/// `catat projections`.
+#[derive(Debug, Args)]
+pub struct ProjectionsArgs {
+    /// Where the data is.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ProjectionsAction,
+}
+
+/// The projection tools.
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsAction {
+    /// Every projector: version, checkpoint, lag, and the error it stopped on.
+    Status,
+    /// Rebuild one projector's read model from the start of the log, into a shadow copy that is
+    /// swapped in when it has caught up.
+    Rebuild {
+        /// The projector's name.
+        name: String,
+    },
 }
 
 /// `catat migrate`.

@@ -3,6 +3,9 @@
 
 pub mod bench;
 pub mod cli;
+pub mod config;
+pub mod projections;
+pub mod serve;
 
 use std::fmt;
 use std::str::FromStr;
@@ -76,6 +79,13 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 /// Runs what the command line asks for.
 pub async fn run(cli: cli::Cli) -> Result<(), BoxError> {
     match cli.command {
+        cli::Command::Serve(args) => {
+            let settings = config::ServeSettings::resolve(&args)?;
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            tokio::spawn(signal_shutdown(shutdown.clone()));
+            serve::serve(settings, serve::Domain::product(), None, shutdown).await
+        }
+        cli::Command::Projections(args) => projections::run(&args, &serve::Domain::product()).await,
         cli::Command::Migrate(args) => migrate(args.database_url.expose()).await,
         cli::Command::Bench(args) => match args.suite {
             cli::BenchSuite::Store(args) => bench::store::run(args).await,
@@ -89,4 +99,28 @@ pub async fn migrate(url: &str) -> Result<(), BoxError> {
     store.migrate().await?;
     tracing::info!(backend = store.backend_name(), "migrations applied");
     Ok(())
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+pub async fn signal_shutdown(shutdown: tokio_util::sync::CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "SIGTERM handler not installed");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+    shutdown.cancel();
 }

@@ -9,11 +9,15 @@
 //! - [`StoreTransaction`]: a consumer's own transaction, in which it reads and advances its
 //!   checkpoint together with its writes.
 //! - snapshots: optional cached state per stream.
+//! - timers: commands due at a time ([`EventStore::schedule_timer`]); projector versions and
+//!   failures ([`ProjectionStatus`]).
 
 mod error;
 mod postgres;
+mod projections;
 mod rows;
 mod sqlite;
+mod timers;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -27,7 +31,9 @@ use serde_json::Value;
 
 pub use error::StoreError;
 pub use postgres::PostgresStore;
+pub use projections::ProjectionStatus;
 pub use sqlite::SqliteStore;
+pub use timers::{DueTimer, NewTimer, TimerClaim};
 
 /// The result type of every store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -460,6 +466,38 @@ impl StoreTransaction {
             Self::Postgres(tx) => postgres::save_checkpoint(tx, consumer, position).await,
             Self::Sqlite(tx) => sqlite::save_checkpoint(tx, consumer, position).await,
         }
+    }
+
+    /// Forgets a consumer's checkpoint (a finished rebuild's shadow consumer).
+    pub async fn delete_checkpoint(&mut self, consumer: &str) -> Result<()> {
+        check_consumer_name(consumer)?;
+        match self {
+            Self::Postgres(tx) => {
+                sqlx::query("DELETE FROM checkpoints WHERE name = $1")
+                    .bind(consumer)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Self::Sqlite(tx) => {
+                sqlx::query("DELETE FROM checkpoints WHERE name = ?1")
+                    .bind(consumer)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one statement without parameters (a projector's DDL: create, drop, rename its
+    /// tables); returns the rows it affected. One statement per
+    /// call; the same text runs on both backends, so keep to the SQL they share.
+    pub async fn execute(&mut self, sql: &str) -> Result<u64> {
+        // One statement through the extended protocol: `raw_sql` would allow several, but its
+        // future is not provably `Send` from generic callers.
+        Ok(match self {
+            Self::Postgres(tx) => sqlx::query(sql).execute(&mut **tx).await?.rows_affected(),
+            Self::Sqlite(tx) => sqlx::query(sql).execute(&mut **tx).await?.rows_affected(),
+        })
     }
 
     /// [`EventStore::read_all`] inside this transaction (the only way on an in-memory SQLite

@@ -2,10 +2,14 @@
 //! result of a command, and money. Everything here parses its input: a value of one of these
 //! types is valid by construction, so the layers above never re-check it.
 
+mod command;
 mod event;
 mod ids;
 mod money;
 
+pub use command::{
+    CommandEnvelope, CommandFailure, CommandMetadata, CommandOutcome, CommandReply, DomainError,
+};
 pub use event::{CommandResult, EventMetadata, LogPosition, NewEvent, RecordedEvent, StreamRange};
 pub use ids::{CommandId, EventId, EventType, StreamId, StreamRef, StreamType, TenantId};
 pub use money::{Currency, Money, MoneyError};

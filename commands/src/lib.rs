@@ -1,0 +1,19 @@
+//! Aggregates and the loop that runs their commands.
+//!
+//! An [`Aggregate`] is a stream type with pure [`Aggregate::decide`] and [`Aggregate::evolve`]
+//! functions. [`CommandLoop`] loads an aggregate from its stream, decides, and appends the events
+//! together with the command's result in one transaction. The command log makes it idempotent: a
+//! command id seen before gets its stored result. A version conflict (another writer appended
+//! between load and append) loads and decides again, with jittered exponential backoff, a bounded
+//! number of times; after that the command fails with
+//! [`CommandFailure::ConcurrentModification`].
+//!
+//! Commands and events are serde enums tagged `{"type": …, "data": …}`: the envelope's
+//! `command_type` and `payload` are the tag and the content; an event is stored as
+//! `<stream_type>.<type>` with its content as data.
+
+mod aggregate;
+mod execute;
+
+pub use aggregate::{Aggregate, decode_event, encode_event};
+pub use execute::{CommandLoop, RetryPolicy};

@@ -1,0 +1,228 @@
+//! Settings: flags and `CATAT_*` variables, over an optional `catat.toml`, over defaults.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::{Role, ServeArgs, StoreArgs};
+use crate::{BoxError, Secret};
+
+/// The config file read when `--config` is not given and it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "catat.toml";
+/// Where embedded mode keeps its data.
+pub const DEFAULT_DATA_DIR: &str = "catat-data";
+/// Where the API listens by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// `catat.toml`: every key optional, named as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    nats_url: Option<String>,
+    roles: Option<Vec<Role>>,
+    command_timeout_ms: Option<u64>,
+    poll_interval_ms: Option<u64>,
+}
+
+fn read_file(explicit: Option<&Path>) -> Result<FileConfig, BoxError> {
+    let path = explicit.unwrap_or(Path::new(DEFAULT_CONFIG_FILE));
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()).into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+            Ok(FileConfig::default())
+        }
+        Err(e) => Err(format!("{}: {e}", path.display()).into()),
+    }
+}
+
+/// Where the store is.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// The database URL.
+    pub database_url: Secret,
+    /// The data directory (embedded mode), when the database is the default SQLite file.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl StoreSettings {
+    /// Whether the store is the embedded SQLite file.
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.expose().starts_with("sqlite:")
+    }
+}
+
+fn store_settings(args: &StoreArgs, file: &FileConfig) -> StoreSettings {
+    let url = args
+        .database_url
+        .clone()
+        .or_else(|| file.database_url.clone().map(Secret::new));
+    match url {
+        Some(database_url) => StoreSettings {
+            database_url,
+            data_dir: None,
+        },
+        None => {
+            let dir = args
+                .data_dir
+                .clone()
+                .or_else(|| file.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+            StoreSettings {
+                database_url: Secret::new(format!("sqlite:{}", dir.join("catat.db").display())),
+                data_dir: Some(dir),
+            }
+        }
+    }
+}
+
+/// Resolves where the store is, for the tools.
+pub fn resolve_store(args: &StoreArgs) -> Result<StoreSettings, BoxError> {
+    let file = read_file(args.config.as_deref())?;
+    Ok(store_settings(args, &file))
+}
+
+/// Everything `catat serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// The store.
+    pub store: StoreSettings,
+    /// Where the API listens.
+    pub listen: SocketAddr,
+    /// NATS, when commands and wake-ups cross processes.
+    pub nats_url: Option<Secret>,
+    /// The roles this process runs.
+    pub roles: HashSet<Role>,
+    /// How long the API waits for a command's reply.
+    pub command_timeout: Duration,
+    /// How often idle workers look for work without a wake-up.
+    pub poll_interval: Duration,
+}
+
+impl ServeSettings {
+    /// Resolves flags/variables over the config file over defaults.
+    pub fn resolve(args: &ServeArgs) -> Result<Self, BoxError> {
+        let file = read_file(args.store.config.as_deref())?;
+        let store = store_settings(&args.store, &file);
+        let roles: HashSet<Role> = args
+            .roles
+            .clone()
+            .or_else(|| file.roles.clone())
+            .map_or_else(
+                || Role::value_variants_all().into_iter().collect(),
+                |r| r.into_iter().collect(),
+            );
+        if roles.is_empty() {
+            return Err("--roles: give at least one role".into());
+        }
+        let default_listen: SocketAddr = DEFAULT_LISTEN.parse()?;
+        let settings = Self {
+            listen: args.listen.or(file.listen).unwrap_or(default_listen),
+            nats_url: args
+                .nats_url
+                .clone()
+                .or_else(|| file.nats_url.clone().map(Secret::new)),
+            roles,
+            command_timeout: Duration::from_millis(
+                args.command_timeout_ms
+                    .or(file.command_timeout_ms)
+                    .unwrap_or(10_000)
+                    .max(1),
+            ),
+            poll_interval: Duration::from_millis(
+                args.poll_interval_ms
+                    .or(file.poll_interval_ms)
+                    .unwrap_or(1_000)
+                    .max(10),
+            ),
+            store,
+        };
+        if settings.store.is_sqlite() && settings.nats_url.is_some() {
+            // Several processes cannot share one SQLite file's writer safely.
+            return Err(
+                "--nats-url is for the distributed mode: give a postgres:// --database-url too"
+                    .into(),
+            );
+        }
+        Ok(settings)
+    }
+}
+
+impl Role {
+    /// Every role.
+    pub fn value_variants_all() -> Vec<Role> {
+        <Role as clap::ValueEnum>::value_variants().to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_no_flags_serve_is_embedded_on_sqlite_in_catat_data_with_all_roles() {
+        let args = ServeArgs {
+            store: StoreArgs {
+                config: Some(PathBuf::from("/nonexistent/catat.toml")),
+                ..StoreArgs::default()
+            },
+            ..ServeArgs::default()
+        };
+        assert!(
+            ServeSettings::resolve(&args).is_err(),
+            "an explicit missing config is an error"
+        );
+        let settings = ServeSettings::resolve(&ServeArgs::default()).expect("defaults resolve");
+        assert_eq!(
+            settings.store.database_url.expose(),
+            "sqlite:catat-data/catat.db"
+        );
+        assert_eq!(settings.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(settings.roles.len(), Role::value_variants_all().len());
+        assert!(settings.nats_url.is_none());
+    }
+
+    #[test]
+    fn a_config_file_fills_what_flags_leave_out_and_flags_win() {
+        let dir = std::env::temp_dir().join(format!("catat-config-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("catat.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9999\"\nroles = [\"api\", \"commands\"]\npoll_interval_ms = 250\n",
+        )
+        .expect("write");
+        let args = ServeArgs {
+            store: StoreArgs {
+                config: Some(path.clone()),
+                ..StoreArgs::default()
+            },
+            poll_interval_ms: Some(500),
+            ..ServeArgs::default()
+        };
+        let settings = ServeSettings::resolve(&args).expect("resolves");
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:9999");
+        assert_eq!(settings.roles, HashSet::from([Role::Api, Role::Commands]));
+        assert_eq!(settings.poll_interval, Duration::from_millis(500));
+        std::fs::write(&path, "lisen = \"127.0.0.1:1\"\n").expect("write");
+        assert!(
+            ServeSettings::resolve(&args).is_err(),
+            "a misspelt key is refused"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn nats_with_the_embedded_sqlite_store_is_refused() {
+        let args = ServeArgs {
+            nats_url: Some(Secret::new("nats://127.0.0.1:4222")),
+            ..ServeArgs::default()
+        };
+        assert!(ServeSettings::resolve(&args).is_err());
+    }
+}

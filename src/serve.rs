@@ -1,0 +1,211 @@
+//! `catat serve`: the roles of one process, wired to a store, a bus and a listener.
+
+use std::sync::Arc;
+
+use api::AppState;
+use axum::Router;
+use bus::Bus;
+use commands::CommandLoop;
+use eventstore::{ConnectOptions, EventStore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use workers::{CommandService, Projector, ProjectorStep, Relay, RunOptions, Scheduler, run_step};
+
+use crate::BoxError;
+use crate::cli::Role;
+use crate::config::ServeSettings;
+
+/// What the product is made of: aggregates, projectors, routes and their documentation. The
+/// domain issues fill [`Domain::product`]; tests bring their own.
+pub struct Domain {
+    /// Registers the aggregates on a command loop.
+    pub aggregates: fn(CommandLoop) -> CommandLoop,
+    /// The projectors the projector daemon runs.
+    pub projectors: Vec<Arc<dyn Projector>>,
+    /// Domain routes, merged into the API.
+    pub routes: Router<AppState>,
+    /// Their OpenAPI documentation.
+    pub openapi: utoipa::openapi::OpenApi,
+}
+
+impl std::fmt::Debug for Domain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Domain")
+            .field(
+                "projectors",
+                &self.projectors.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Domain {
+    /// The product's domain.
+    pub fn product() -> Self {
+        Self {
+            aggregates: |commands| commands,
+            projectors: Vec::new(),
+            routes: Router::new(),
+            openapi: utoipa::openapi::OpenApiBuilder::new().build(),
+        }
+    }
+}
+
+/// Events one worker batch handles at most.
+const BATCH: usize = 500;
+
+/// Opens the store; embedded (SQLite) stores are migrated here, PostgreSQL by `catat migrate`
+/// (checked: serving an unmigrated database fails at once with a clear message).
+pub async fn open_store(settings: &crate::config::StoreSettings) -> Result<EventStore, BoxError> {
+    let store = EventStore::connect(settings.database_url.expose(), ConnectOptions::default())
+        .await
+        .map_err(|e| format!("cannot open the database: {}", crate::error_chain(&e)))?;
+    if settings.is_sqlite() {
+        store.migrate().await?;
+    } else if let Err(err) = store.projection_statuses().await {
+        return Err(format!(
+            "the database is not ready (run `catat migrate` first): {}",
+            crate::error_chain(&err)
+        )
+        .into());
+    }
+    Ok(store)
+}
+
+/// Runs the configured roles until `shutdown`; the API (if any) on `listener`. Shuts down in
+/// order: the API stops taking requests and finishes those in flight, then the command service
+/// answers what it took, then the workers finish their batch and commit their checkpoints.
+pub async fn serve(
+    settings: ServeSettings,
+    domain: Domain,
+    listener: Option<tokio::net::TcpListener>,
+    shutdown: CancellationToken,
+) -> Result<(), BoxError> {
+    let store = open_store(&settings.store).await?;
+    let bus = match &settings.nats_url {
+        Some(url) => {
+            let name = format!("catat-{}", std::process::id());
+            Bus::connect_nats(url.expose(), &name)
+                .await
+                .map_err(|e| format!("cannot reach NATS: {}", crate::error_chain(&e)))?
+        }
+        None => Bus::in_process(),
+    };
+    let has = |role: Role| settings.roles.contains(&role);
+    let metrics = Arc::new(api::Metrics::default());
+    let options = RunOptions {
+        poll_interval: settings.poll_interval,
+        ..RunOptions::default()
+    };
+
+    let workers_shutdown = CancellationToken::new();
+    let workers = TaskTracker::new();
+
+    if has(Role::Commands) {
+        let conflicts = metrics.clone();
+        let command_loop = (domain.aggregates)(CommandLoop::new(store.clone()))
+            .on_conflict(move || conflicts.conflict());
+        let service = CommandService::new(command_loop, bus.clone());
+        let token = workers_shutdown.clone();
+        workers.spawn(async move {
+            if let Err(err) = service.serve(token).await {
+                tracing::error!(error = %crate::error_chain(&err), "command service failed");
+            }
+        });
+    }
+    if has(Role::Projectors) {
+        for projector in &domain.projectors {
+            let step = ProjectorStep::new(store.clone(), projector.clone(), BATCH);
+            let wakeups = bus.wakeups().await.ok();
+            workers.spawn(run_step(step, wakeups, options, workers_shutdown.clone()));
+        }
+    }
+    if has(Role::Relay) {
+        match bus.nats_client() {
+            Some(client) => {
+                let relay = Relay::new(store.clone(), client.clone(), BATCH);
+                let wakeups = bus.wakeups().await.ok();
+                workers.spawn(run_step(relay, wakeups, options, workers_shutdown.clone()));
+            }
+            None => tracing::info!("relay: no NATS configured; events are not published"),
+        }
+    }
+    if has(Role::Scheduler) {
+        let scheduler = Scheduler::new(store.clone(), bus.clone(), settings.command_timeout, 100);
+        workers.spawn(run_step(scheduler, None, options, workers_shutdown.clone()));
+    }
+    workers.close();
+
+    let api = if has(Role::Api) {
+        let listener = match listener {
+            Some(l) => l,
+            None => tokio::net::TcpListener::bind(settings.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?,
+        };
+        let address = listener.local_addr()?;
+        let mut state = AppState::new(bus.clone(), store.clone()).with_openapi(domain.openapi);
+        state.metrics = metrics.clone();
+        state.command_deadline = settings.command_timeout;
+        let router = api::router(state, domain.routes);
+        announce(&settings, address);
+        let token = shutdown.clone();
+        Some(tokio::spawn(api::serve(listener, router, token)))
+    } else {
+        tracing::info!(roles = ?settings.roles, "serving without the API");
+        None
+    };
+
+    shutdown.cancelled().await;
+    tracing::info!("shutting down: draining requests");
+    if let Some(api) = api {
+        match api.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::error!(error = %err, "the API server failed"),
+            Err(err) => tracing::error!(error = %err, "the API task panicked"),
+        }
+    }
+    tracing::info!("shutting down: stopping workers");
+    workers_shutdown.cancel();
+    workers.wait().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn announce(settings: &ServeSettings, address: std::net::SocketAddr) {
+    // Stdout, not the log: the one thing a newcomer must see.
+    println!("catat listening on http://{address}  (API docs: http://{address}/docs)");
+    match &settings.store.data_dir {
+        Some(dir) => println!("data: {}", dir.display()),
+        None => println!("data: {}", redact(settings.store.database_url.expose())),
+    }
+    tracing::info!(%address, roles = ?settings.roles, "api listening");
+}
+
+/// A database URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_printed_database_url_never_shows_its_password() {
+        assert_eq!(
+            super::redact("postgres://app:s3cret@db:5432/catat"),
+            "postgres://app:***@db:5432/catat"
+        );
+        assert_eq!(
+            super::redact("sqlite:catat-data/catat.db"),
+            "sqlite:catat-data/catat.db"
+        );
+    }
+}
