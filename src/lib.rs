@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod http;
 pub mod projections;
 pub mod serve;
 

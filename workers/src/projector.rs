@@ -55,8 +55,8 @@ pub trait Projector: Send + Sync + 'static {
     fn filter(&self) -> LogFilter {
         LogFilter::default()
     }
-    /// The tables it owns, by base name.
-    fn tables(&self) -> &'static [&'static str];
+    /// The tables it owns, by base name: a rebuild swaps these.
+    fn tables(&self) -> Vec<String>;
     /// Creates its tables (and indexes) under the names `tables` gives, if they do not exist.
     fn create_tables<'a>(
         &'a self,
@@ -250,11 +250,11 @@ pub async fn rebuild(
     }
     let position = tx.checkpoint(&shadow_consumer).await?;
     for table in projector.tables() {
-        let live = Tables::live().name(table);
+        let live = Tables::live().name(&table);
         tx.execute(&format!("DROP TABLE IF EXISTS {live}")).await?;
         tx.execute(&format!(
             "ALTER TABLE {} RENAME TO {live}",
-            shadow.name(table)
+            shadow.name(&table)
         ))
         .await?;
     }

@@ -87,6 +87,18 @@ impl TestStore {
         })
     }
 
+    /// A URL another process can open the same database with.
+    pub fn url(&self) -> String {
+        match &self.cleanup {
+            Cleanup::File(dir) => format!("sqlite:{}", dir.join("events.db").display()),
+            Cleanup::Schema { url, schema } => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}options=-c%20search_path%3D{schema}")
+            }
+            Cleanup::Nothing => "sqlite::memory:".to_owned(),
+        }
+    }
+
     /// Closes the store and removes its database.
     pub async fn finish(self) {
         match &self.store {
