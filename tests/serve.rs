@@ -1,0 +1,222 @@
+//! `catat serve` from the outside: the real binary from an empty folder, and the HTTP command
+//! path (idempotency, problems) on an embedded server with a test-only aggregate.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use catat::cli::Role;
+use catat::config::{ServeSettings, StoreSettings};
+use catat::http::HttpClient;
+use serde_json::json;
+use tokio::io::AsyncBufReadExt;
+use tokio_util::sync::CancellationToken;
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("catat-{tag}-{}", uuid::Uuid::now_v7().simple()))
+}
+
+#[tokio::test]
+async fn the_binary_serves_embedded_from_an_empty_folder_and_answers_readyz_and_openapi() {
+    let dir = temp_dir("embedded");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_catat"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(&dir)
+        .env_remove("CATAT_DATABASE_URL")
+        .env_remove("CATAT_NATS_URL")
+        .env_remove("CATAT_DATA_DIR")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let line = lines.next_line().await.unwrap().expect("catat exited");
+            if let Some(rest) = line.strip_prefix("catat listening on ") {
+                return rest.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+    })
+    .await
+    .expect("catat did not say where it listens");
+    let client = HttpClient::new(base);
+    let ready = client.get("/readyz").await.unwrap();
+    assert_eq!(ready.status, 200, "{:?}", ready.json());
+    let doc = client.get("/v1/openapi.json").await.unwrap();
+    assert_eq!(doc.status, 200);
+    assert!(doc.json()["paths"]["/v1/commands/{command_id}"].is_object());
+    assert_eq!(client.get("/docs").await.unwrap().status, 200);
+    assert!(
+        dir.join("catat-data").join("catat.db").exists(),
+        "data not under ./catat-data"
+    );
+    child.kill().await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// An embedded server with the test domain and the given roles; its base URL.
+async fn embedded(
+    roles: &[Role],
+    dir: &std::path::Path,
+) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
+    let settings = ServeSettings {
+        store: StoreSettings {
+            database_url: catat::Secret::new(format!("sqlite:{}", dir.join("catat.db").display())),
+            data_dir: Some(dir.to_owned()),
+        },
+        listen: "127.0.0.1:0".parse().unwrap(),
+        nats_url: None,
+        roles: roles.iter().copied().collect(),
+        command_timeout: Duration::from_secs(5),
+        poll_interval: Duration::from_millis(50),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let token = CancellationToken::new();
+    let server = tokio::spawn({
+        let token = token.clone();
+        async move {
+            catat::serve::serve(settings, common::domain(), Some(listener), token)
+                .await
+                .unwrap();
+        }
+    });
+    (base, token, server)
+}
+
+#[tokio::test]
+async fn a_retried_idempotency_key_gets_the_original_result_and_applies_once() {
+    let dir = temp_dir("idem");
+    let (base, token, server) = embedded(&[Role::Api, Role::Commands], &dir).await;
+    let client = HttpClient::new(base);
+    let path = "/v1/test-counters/c-1/increment";
+    let key = [("idempotency-key", "order-42-pay")];
+    let first = client
+        .post_json(path, &json!({"by": 2}), &key)
+        .await
+        .unwrap();
+    assert_eq!(first.status, 200, "{:?}", first.json());
+    assert_eq!(first.header("etag"), Some("\"1\""));
+    let again = client
+        .post_json(path, &json!({"by": 2}), &key)
+        .await
+        .unwrap();
+    assert_eq!(again.json(), first.json());
+    let other = client
+        .post_json(path, &json!({"by": 3}), &[])
+        .await
+        .unwrap();
+    assert_eq!(other.json()["version"], 2);
+    assert_eq!(other.json()["state"]["value"], 5);
+    // The stored result is readable by the key it was sent with.
+    let stored = client.get("/v1/commands/order-42-pay").await.unwrap();
+    assert_eq!(stored.status, 200);
+    assert_eq!(stored.json()["outcome"], "accepted");
+    assert_eq!(stored.json()["result"]["version"], 1);
+    token.cancel();
+    server.await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn errors_are_problem_json_with_a_stable_code() {
+    let dir = temp_dir("problems");
+    let (base, token, server) = embedded(&[Role::Api, Role::Commands], &dir).await;
+    let client = HttpClient::new(base);
+    let refused = client
+        .post_json("/v1/test-counters/c-1/increment", &json!({"by": 0}), &[])
+        .await
+        .unwrap();
+    assert_eq!(refused.status, 422);
+    assert_eq!(
+        refused.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(refused.json()["code"], "INVALID_AMOUNT");
+    let stale = client
+        .post_json(
+            "/v1/test-counters/c-1/increment",
+            &json!({"by": 1}),
+            &[("if-match", "\"7\"")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(stale.status, 412);
+    assert_eq!(stale.json()["code"], "VERSION_MISMATCH");
+    let missing = client.get("/v1/nothing-here").await.unwrap();
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["code"], "ROUTE_NOT_FOUND");
+    let bad_tenant = client
+        .post_json(
+            "/v1/test-counters/c-1/increment",
+            &json!({"by": 1}),
+            &[("x-tenant-id", "Not A Tenant")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bad_tenant.status, 400);
+    assert_eq!(bad_tenant.json()["code"], "INVALID_TENANT");
+    token.cancel();
+    server.await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn without_a_command_service_a_command_is_a_503_problem_not_a_hang() {
+    let dir = temp_dir("no-service");
+    let (base, token, server) = embedded(&[Role::Api], &dir).await;
+    let client = HttpClient::new(base);
+    let started = std::time::Instant::now();
+    let answer = client
+        .post_json("/v1/test-counters/c-1/increment", &json!({"by": 1}), &[])
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.json()["code"], "COMMAND_SERVICE_UNAVAILABLE");
+    assert!(answer.header("retry-after").is_some());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "it waited for the deadline"
+    );
+    token.cancel();
+    server.await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn metrics_report_requests_and_projector_positions() {
+    let dir = temp_dir("metrics");
+    let (base, token, server) =
+        embedded(&[Role::Api, Role::Commands, Role::Projectors], &dir).await;
+    let client = HttpClient::new(base);
+    for _ in 0..3 {
+        let r = client
+            .post_json("/v1/test-counters/m-1/increment", &json!({"by": 1}), &[])
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+    }
+    common::wait_until(Duration::from_secs(10), "the projector to catch up", || {
+        let client = client.clone();
+        async move {
+            let text =
+                String::from_utf8_lossy(&client.get("/metrics").await.unwrap().body).into_owned();
+            text.contains("catat_projector_lag_events{projector=\"totals\"} 0")
+                && text.contains("catat_projector_position{projector=\"totals\"} 3")
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&client.get("/metrics").await.unwrap().body).into_owned();
+    assert!(
+        text.contains("route=\"/v1/test-counters/{id}/increment\""),
+        "{text}"
+    );
+    assert!(text.contains("catat_command_seconds"));
+    token.cancel();
+    server.await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
