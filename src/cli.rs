@@ -9,9 +9,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "catat", version, about)]
 pub struct Cli {
-    /// What to run.
+    /// What to run; `serve` (embedded, all roles) when none is given.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The roles and tools of the binary.

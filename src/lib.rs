@@ -79,7 +79,17 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 
 /// Runs what the command line asks for.
 pub async fn run(cli: cli::Cli) -> Result<(), BoxError> {
-    match cli.command {
+    // No subcommand is `serve` with no flags (its CATAT_* variables still apply).
+    let command = match cli.command {
+        Some(command) => command,
+        None => {
+            use clap::Parser;
+            cli::Cli::try_parse_from(["catat", "serve"])?
+                .command
+                .ok_or("serve did not parse")?
+        }
+    };
+    match command {
         cli::Command::Serve(args) => {
             let settings = config::ServeSettings::resolve(&args)?;
             let shutdown = tokio_util::sync::CancellationToken::new();
