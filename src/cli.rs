@@ -129,6 +129,32 @@ pub struct BenchArgs {
 pub enum BenchSuite {
     /// The event store: append and global read on PostgreSQL, append on SQLite.
     Store(StoreBenchArgs),
+    /// Commands end to end (HTTP → bus → append → reply), embedded and distributed, and
+    /// projection lag.
+    Commands(CommandsBenchArgs),
+}
+
+/// `catat bench commands`.
+#[derive(Debug, Clone, Args)]
+pub struct CommandsBenchArgs {
+    /// PostgreSQL for the distributed case; the bench works in schemas of its own and drops them.
+    #[arg(long, env = "CATAT_DATABASE_URL")]
+    pub database_url: crate::Secret,
+    /// NATS for the distributed case.
+    #[arg(long, env = "CATAT_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: crate::Secret,
+    /// Where to write the JSON results; a markdown table is written beside it (`.md`).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A short run (under a minute).
+    #[arg(long)]
+    pub quick: bool,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Commands per throughput case (default 10,000; 2,000 with --quick).
+    #[arg(long)]
+    pub commands: Option<usize>,
 }
 
 /// `catat bench store`.

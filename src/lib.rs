@@ -100,6 +100,7 @@ pub async fn run(cli: cli::Cli) -> Result<(), BoxError> {
         cli::Command::Migrate(args) => migrate(args.database_url.expose()).await,
         cli::Command::Bench(args) => match args.suite {
             cli::BenchSuite::Store(args) => bench::store::run(args).await,
+            cli::BenchSuite::Commands(args) => bench::commands::run(args).await,
         },
     }
 }

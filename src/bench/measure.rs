@@ -31,6 +31,12 @@ pub struct Row {
     /// Optimistic-concurrency retries, where a subject has them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retries: Option<u64>,
+    /// Median lag (append to projector), in the projection lag case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_p50_ms: Option<f64>,
+    /// 99th percentile lag, in the projection lag case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_p99_ms: Option<f64>,
 }
 
 /// Latencies and counts gathered by one measured run.
@@ -68,6 +74,8 @@ impl Sample {
             n: self.ops,
             peak_rss_mb: peak_rss_mb(),
             retries: None,
+            lag_p50_ms: None,
+            lag_p99_ms: None,
         }
     }
 }
@@ -161,10 +169,19 @@ pub struct Ratio {
 impl Ratio {
     /// `ops_per_s` of (case, a) over (case, b), if both rows exist.
     pub fn between(rows: &[Row], case: &str, a: &str, b: &str, target: f64) -> Option<Self> {
-        let find = |s: &str| rows.iter().find(|r| r.case == case && r.subject == s);
+        let mut ratio = Self::across(rows, (case, a), (case, b), target)?;
+        ratio.name = format!("{case}: {a} / {b}");
+        Some(ratio)
+    }
+
+    /// `ops_per_s` of row `a` over row `b`, each named by (case, subject), if both exist.
+    pub fn across(rows: &[Row], a: (&str, &str), b: (&str, &str), target: f64) -> Option<Self> {
+        let find = |(case, subject): (&str, &str)| {
+            rows.iter().find(|r| r.case == case && r.subject == subject)
+        };
         let (a_row, b_row) = (find(a)?, find(b)?);
         Some(Self {
-            name: format!("{case}: {a} / {b}"),
+            name: format!("{} {} / {} {}", a.0, a.1, b.0, b.1),
             value: if b_row.ops_per_s > 0.0 {
                 a_row.ops_per_s / b_row.ops_per_s
             } else {
@@ -257,6 +274,8 @@ mod tests {
             n: 0,
             peak_rss_mb: None,
             retries: None,
+            lag_p50_ms: None,
+            lag_p99_ms: None,
         };
         let rows = vec![
             row("append", "catat", 800.0),

@@ -136,7 +136,7 @@ async fn run_cases(schemas: &Schemas, config: &Config) -> Result<Vec<Row>, BoxEr
 
 /// Which stream each append goes to, and at which version: writer `w` owns every stream whose
 /// index is `w` modulo the writer count and takes them in turn.
-struct Workload {
+pub(crate) struct Workload {
     writers: usize,
     per_writer: usize,
     stream_ids: Vec<String>,
@@ -145,10 +145,16 @@ struct Workload {
 
 impl Workload {
     fn new(config: &Config) -> Self {
+        Self::with(config.writers, config.streams, config.appends)
+    }
+
+    /// `appends` spread over `writers` writers and `streams` streams.
+    pub(crate) fn with(writers: usize, streams: usize, appends: usize) -> Self {
+        let writers = writers.max(1);
         Self {
-            writers: config.writers,
-            per_writer: (config.appends / config.writers).max(1),
-            stream_ids: (0..config.streams)
+            writers,
+            per_writer: (appends / writers).max(1),
+            stream_ids: (0..streams.max(writers))
                 .map(|_| uuid::Uuid::now_v7().to_string())
                 .collect(),
             tenant: TenantId::parse("bench").unwrap_or_else(|_| unreachable!("a valid literal")),
@@ -179,14 +185,14 @@ impl Workload {
     }
 }
 
-const RAW_TABLE_SQL: &str = "CREATE TABLE raw_events (
+pub(crate) const RAW_TABLE_SQL: &str = "CREATE TABLE raw_events (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     event_id UUID NOT NULL, tenant_id TEXT NOT NULL, stream_type TEXT NOT NULL,
     stream_id TEXT NOT NULL, version BIGINT NOT NULL, event_type TEXT NOT NULL,
     schema_version INTEGER NOT NULL, data JSONB NOT NULL, metadata JSONB NOT NULL,
     recorded_at TIMESTAMPTZ NOT NULL DEFAULT now())";
 
-async fn append_raw(pool: PgPool, w: &Arc<Workload>) -> Result<Sample, BoxError> {
+pub(crate) async fn append_raw(pool: PgPool, w: &Arc<Workload>) -> Result<Sample, BoxError> {
     let work = w.clone();
     measure::concurrent(w.writers, w.per_writer, move |writer, i| {
         let (pool, work) = (pool.clone(), work.clone());
@@ -396,7 +402,7 @@ async fn append_sqlite(w: &Arc<Workload>) -> Result<Sample, BoxError> {
 }
 
 /// The schemas a run creates, each with its own pool, all dropped at the end.
-struct Schemas {
+pub(crate) struct Schemas {
     url: String,
     admin: PgPool,
     run: String,
@@ -404,7 +410,7 @@ struct Schemas {
 }
 
 impl Schemas {
-    async fn connect(url: &str) -> Result<Self, BoxError> {
+    pub(crate) async fn connect(url: &str) -> Result<Self, BoxError> {
         let admin = PgPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(10))
@@ -420,7 +426,21 @@ impl Schemas {
     }
 
     /// A new schema and a pool of `connections` whose search path is it.
-    async fn create(&self, name: &str, connections: usize) -> Result<PgPool, BoxError> {
+    /// A new schema, as a URL whose connections use it (for a store opened by URL).
+    pub(crate) async fn create_url(&self, name: &str) -> Result<String, BoxError> {
+        let schema = format!("catat_bench_{name}_{}", self.run);
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&self.admin)
+            .await?;
+        self.created.lock().await.push(schema.clone());
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        Ok(format!(
+            "{}{sep}options=-c%20search_path%3D{schema}",
+            self.url
+        ))
+    }
+
+    pub(crate) async fn create(&self, name: &str, connections: usize) -> Result<PgPool, BoxError> {
         let schema = format!("catat_bench_{name}_{}", self.run);
         sqlx::query(&format!("CREATE SCHEMA {schema}"))
             .execute(&self.admin)
@@ -435,7 +455,7 @@ impl Schemas {
             .await?)
     }
 
-    async fn drop_all(&self) {
+    pub(crate) async fn drop_all(&self) {
         for schema in self.created.lock().await.drain(..) {
             if let Err(e) = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
                 .execute(&self.admin)
