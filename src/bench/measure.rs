@@ -239,6 +239,14 @@ impl<C: Serialize> Report<C> {
                 r.peak_rss_mb.map_or("–".to_owned(), |m| format!("{m:.0}"))
             ));
         }
+        for r in &self.results {
+            if let (Some(p50), Some(p99)) = (r.lag_p50_ms, r.lag_p99_ms) {
+                md.push_str(&format!(
+                    "\n{} {}: lag p50 {p50:.2} ms, p99 {p99:.2} ms over {} events\n",
+                    r.case, r.subject, r.n
+                ));
+            }
+        }
         md.push_str("\n| ratio (same run) | value | target |\n|---|---:|---:|\n");
         for ratio in &self.ratios {
             md.push_str(&format!(
