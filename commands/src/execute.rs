@@ -282,16 +282,12 @@ async fn attempt<A: Aggregate>(
         version: version + i64::try_from(events.len()).unwrap_or(i64::MAX),
         state: serde_json::to_value(&new_state).map_err(internal)?,
     };
-    let expected = if version == 0 {
-        ExpectedVersion::NoStream
-    } else {
-        ExpectedVersion::Exact(version)
-    };
+    // Exact(0) is the store's "no stream yet": one expectation covers a new aggregate too.
     match store
         .append(
             tenant,
             envelope.stream(),
-            expected,
+            ExpectedVersion::Exact(version),
             new_events,
             Some(record(&outcome)),
         )
