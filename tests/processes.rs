@@ -432,18 +432,9 @@ async fn a_projector_killed_mid_batch_resumes_to_what_a_rebuild_from_scratch_bui
             let commands = commands.clone();
             tokio::spawn(async move {
                 for i in 0..400 {
-                    let envelope = schemas::CommandEnvelope {
-                        command_id: schemas::CommandId::new(),
-                        tenant_id: schemas::TenantId::parse("default").unwrap(),
-                        stream_type: schemas::StreamType::parse(common::COUNTER).unwrap(),
-                        stream_id: schemas::StreamId::parse(format!("p-{}", (w * 400 + i) % 97))
-                            .unwrap(),
-                        command_type: "increment".to_owned(),
-                        payload: json!({"by": i % 7 + 1}),
-                        expected_version: None,
-                        metadata: schemas::CommandMetadata::default(),
-                    };
-                    commands.execute(envelope).await.unwrap();
+                    let id = format!("p-{}", (w * 400 + i) % 97);
+                    let by = i64::from(i % 7 + 1);
+                    commands.execute(common::increment(&id, by)).await.unwrap();
                 }
             })
         })
@@ -503,16 +494,7 @@ async fn a_timer_due_while_the_scheduler_was_down_fires_once_after_it_comes_back
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    let envelope = schemas::CommandEnvelope {
-        command_id: schemas::CommandId::new(),
-        tenant_id: schemas::TenantId::parse("default").unwrap(),
-        stream_type: schemas::StreamType::parse(common::COUNTER).unwrap(),
-        stream_id: schemas::StreamId::parse("timed").unwrap(),
-        command_type: "increment".to_owned(),
-        payload: json!({"by": 1}),
-        expected_version: None,
-        metadata: schemas::CommandMetadata::default(),
-    };
+    let envelope = common::increment("timed", 1);
     // Due in the past: it came due while no scheduler ran.
     store
         .schedule_timer(&eventstore::NewTimer {
@@ -545,10 +527,7 @@ async fn a_timer_due_while_the_scheduler_was_down_fires_once_after_it_comes_back
     node.kill().await;
     // After the restart, a second timer due now: the scheduler claims due timers oldest first,
     // so once this one has fired, a wrongly re-claimable first timer would have fired with it.
-    let marker = schemas::CommandEnvelope {
-        stream_id: schemas::StreamId::parse("marker").unwrap(),
-        ..envelope.clone()
-    };
+    let marker = common::increment("marker", 1);
     store
         .schedule_timer(&eventstore::NewTimer {
             tenant: envelope.tenant_id.clone(),

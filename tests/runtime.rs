@@ -14,30 +14,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use commands::{CommandLoop, RetryPolicy};
-use common::{COUNTER, Counter, CounterTotals, totals};
+use common::{COUNTER, Counter, CounterTotals, increment, totals};
 use eventstore::{EventStore, NewTimer, StreamRead};
-use schemas::{
-    CommandEnvelope, CommandFailure, CommandId, CommandMetadata, CommandOutcome, StreamId,
-    StreamType, TenantId,
-};
-use serde_json::json;
+use schemas::{CommandEnvelope, CommandFailure, CommandId, CommandOutcome, TenantId};
 use workers::{CommandService, ProjectorStep, Scheduler, Step, StepOutcome};
 
 fn tenant() -> TenantId {
     TenantId::parse("default").unwrap()
-}
-
-fn increment(id: &str, by: i64) -> CommandEnvelope {
-    CommandEnvelope {
-        command_id: CommandId::new(),
-        tenant_id: tenant(),
-        stream_type: StreamType::parse(COUNTER).unwrap(),
-        stream_id: StreamId::parse(id).unwrap(),
-        command_type: "increment".to_owned(),
-        payload: json!({ "by": by }),
-        expected_version: None,
-        metadata: CommandMetadata::default(),
-    }
 }
 
 fn counter_loop(store: &EventStore) -> CommandLoop {

@@ -191,7 +191,7 @@ pub struct IncrementBody {
     pub by: i64,
 }
 
-async fn increment(
+async fn increment_route(
     State(state): State<AppState>,
     ctx: RequestContext,
     Path(id): Path<String>,
@@ -214,8 +214,23 @@ pub fn domain() -> catat::serve::Domain {
     catat::serve::Domain {
         aggregates: |c: CommandLoop| c.register::<Counter>(),
         projectors: vec![CounterTotals::new("totals") as Arc<dyn Projector>],
-        routes: axum::Router::new().route("/v1/test-counters/{id}/increment", post(increment)),
+        routes: axum::Router::new()
+            .route("/v1/test-counters/{id}/increment", post(increment_route)),
         openapi: utoipa::openapi::OpenApiBuilder::new().build(),
+    }
+}
+
+/// A command envelope incrementing counter `id` by `by`, in tenant `default`, with a new id.
+pub fn increment(id: &str, by: i64) -> schemas::CommandEnvelope {
+    schemas::CommandEnvelope {
+        command_id: schemas::CommandId::new(),
+        tenant_id: schemas::TenantId::parse("default").unwrap(),
+        stream_type: StreamType::parse(COUNTER).unwrap(),
+        stream_id: StreamId::parse(id).unwrap(),
+        command_type: "increment".to_owned(),
+        payload: serde_json::json!({ "by": by }),
+        expected_version: None,
+        metadata: schemas::CommandMetadata::default(),
     }
 }
 
