@@ -488,6 +488,27 @@ impl StoreTransaction {
         Ok(())
     }
 
+    /// Appends events inside this transaction, so they commit with the caller's other writes
+    /// (an audit event with the row it describes). No command record: the caller's own tables
+    /// make its retries safe. A stream not at its expected version is a
+    /// [`StoreError::Conflict`]; roll the transaction back then.
+    pub async fn append(
+        &mut self,
+        tenant: &TenantId,
+        appends: Vec<StreamAppend>,
+    ) -> Result<Vec<StreamRange>> {
+        check_appends(&appends)?;
+        match self {
+            Self::Postgres(tx) => postgres::append_in(tx, tenant, appends).await,
+            Self::Sqlite(tx) => match sqlite::append_in(tx, tenant, appends, None).await? {
+                AppendOutcome::Appended { streams, .. } => Ok(streams),
+                AppendOutcome::Duplicate(_) => Err(StoreError::corrupt(
+                    "an append without a command cannot be a duplicate",
+                )),
+            },
+        }
+    }
+
     /// Runs one statement without parameters (a projector's DDL: create, drop, rename its
     /// tables); returns the rows it affected. One statement per
     /// call; the same text runs on both backends, so keep to the SQL they share.

@@ -500,6 +500,50 @@ impl PostgresStore {
     }
 }
 
+/// Appends inside a transaction the caller commits; without a command record. A stream not at
+/// its expected version is a [`StoreError::Conflict`] (and the caller's transaction must roll back).
+pub(crate) async fn append_in(
+    conn: &mut sqlx::PgConnection,
+    tenant: &TenantId,
+    appends: Vec<StreamAppend>,
+) -> Result<Vec<StreamRange>> {
+    let row = bind_append(tenant, &appends, None)?
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|err| match violated_constraint(&err).as_deref() {
+            Some("events_event_id_key") => StoreError::DuplicateEventId,
+            _ => err.into(),
+        })?;
+    let bumped: i64 = row.try_get("bumped")?;
+    let streams: Json<Vec<StreamRange>> = row.try_get("streams")?;
+    if bumped == appends.len() as i64 {
+        return Ok(streams.0);
+    }
+    let written: HashSet<StreamRef> = streams
+        .0
+        .into_iter()
+        .map(|r| StreamRef::new(r.stream_type, r.stream_id))
+        .collect();
+    for append in appends.iter().filter(|a| !written.contains(&a.stream)) {
+        let actual: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM streams WHERE tenant_id = $1 AND stream_type = $2 AND stream_id = $3",
+        )
+        .bind(tenant.as_str())
+        .bind(append.stream.stream_type.as_str())
+        .bind(append.stream.stream_id.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+        return Err(StoreError::Conflict {
+            stream: append.stream.clone(),
+            expected: append.expected,
+            actual: actual.unwrap_or(0),
+        });
+    }
+    Err(StoreError::corrupt(
+        "an append wrote fewer streams than it was given",
+    ))
+}
+
 /// Flattens an append into the array parameters of [`APPEND_SQL`].
 fn bind_append<'q>(
     tenant: &TenantId,

@@ -130,11 +130,13 @@ impl SqliteStore {
         Ok(Self { writer, reader })
     }
 
-    pub(crate) fn writer(&self) -> &SqlitePool {
+    /// The one writer connection's pool: every write goes through it.
+    pub fn writer(&self) -> &SqlitePool {
         &self.writer
     }
 
-    pub(crate) fn reader(&self) -> &SqlitePool {
+    /// The read-only pool (the writer itself for an in-memory database).
+    pub fn reader(&self) -> &SqlitePool {
         &self.reader
     }
 
@@ -153,89 +155,13 @@ impl SqliteStore {
         command: Option<CommandRecord>,
     ) -> Result<AppendOutcome> {
         let mut tx = self.writer.begin().await?;
-        // With one writer, nothing can record this command between this check and the commit.
-        if let Some(command) = &command
-            && let Some(stored) = command_result(&mut *tx, tenant, command.command_id).await?
-        {
+        let outcome = append_in(&mut tx, tenant, appends, command).await?;
+        if outcome.is_duplicate() {
             tx.rollback().await?;
-            return Ok(AppendOutcome::Duplicate(stored));
+        } else {
+            tx.commit().await?;
         }
-        let mut ranges: Vec<Option<StreamRange>> = vec![None; appends.len()];
-        for i in crate::lock_order(&appends) {
-            let append = &appends[i];
-            let actual = stream_version(&mut *tx, tenant, &append.stream).await?;
-            if !append.expected.admits(actual) {
-                tx.rollback().await?;
-                return Err(StoreError::Conflict {
-                    stream: append.stream.clone(),
-                    expected: append.expected,
-                    actual,
-                });
-            }
-            let to_version = actual + append.events.len() as i64;
-            sqlx::query(
-                "INSERT INTO streams (tenant_id, stream_type, stream_id, version) \
-                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant_id, stream_type, stream_id) \
-                 DO UPDATE SET version = excluded.version",
-            )
-            .bind(tenant.as_str())
-            .bind(append.stream.stream_type.as_str())
-            .bind(append.stream.stream_id.as_str())
-            .bind(to_version)
-            .execute(&mut *tx)
-            .await?;
-            ranges[i] = Some(StreamRange {
-                stream_type: append.stream.stream_type.clone(),
-                stream_id: append.stream.stream_id.clone(),
-                from_version: actual + 1,
-                to_version,
-            });
-        }
-        let streams: Vec<StreamRange> = ranges.into_iter().flatten().collect();
-        let (micros, recorded_at) = now();
-        for (append, range) in appends.iter().zip(&streams) {
-            for (offset, event) in append.events.iter().enumerate() {
-                let inserted = sqlx::query(
-                    "INSERT INTO events (event_id, tenant_id, stream_type, stream_id, version, \
-                     event_type, schema_version, data, metadata, recorded_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )
-                .bind(event.event_id().to_string())
-                .bind(tenant.as_str())
-                .bind(append.stream.stream_type.as_str())
-                .bind(append.stream.stream_id.as_str())
-                .bind(range.from_version + offset as i64)
-                .bind(event.event_type().as_str())
-                .bind(i64::from(event.schema_version()))
-                .bind(to_json(event.data())?)
-                .bind(to_json(event.metadata())?)
-                .bind(micros)
-                .execute(&mut *tx)
-                .await;
-                if let Err(err) = inserted {
-                    tx.rollback().await?;
-                    return Err(match violated_constraint(&err).as_deref() {
-                        Some("events_event_id_key") => StoreError::DuplicateEventId,
-                        _ => err.into(),
-                    });
-                }
-            }
-        }
-        let command = match command {
-            Some(command) => {
-                let result = CommandResult {
-                    command_id: command.command_id,
-                    streams: streams.clone(),
-                    reply: command.reply,
-                    recorded_at,
-                };
-                insert_command(&mut tx, tenant, &result).await?;
-                Some(result)
-            }
-            None => None,
-        };
-        tx.commit().await?;
-        Ok(AppendOutcome::Appended { streams, command })
+        Ok(outcome)
     }
 
     pub(crate) async fn record_command(
@@ -361,8 +287,97 @@ impl SqliteStore {
     }
 }
 
+/// Appends inside a transaction the caller commits (or rolls back: an error leaves its writes
+/// to be discarded with the transaction).
+pub(crate) async fn append_in(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    appends: Vec<StreamAppend>,
+    command: Option<CommandRecord>,
+) -> Result<AppendOutcome> {
+    // With one writer, nothing can record this command between this check and the commit.
+    if let Some(command) = &command
+        && let Some(stored) = command_result(&mut *conn, tenant, command.command_id).await?
+    {
+        return Ok(AppendOutcome::Duplicate(stored));
+    }
+    let mut ranges: Vec<Option<StreamRange>> = vec![None; appends.len()];
+    for i in crate::lock_order(&appends) {
+        let append = &appends[i];
+        let actual = stream_version(&mut *conn, tenant, &append.stream).await?;
+        if !append.expected.admits(actual) {
+            return Err(StoreError::Conflict {
+                stream: append.stream.clone(),
+                expected: append.expected,
+                actual,
+            });
+        }
+        let to_version = actual + append.events.len() as i64;
+        sqlx::query(
+            "INSERT INTO streams (tenant_id, stream_type, stream_id, version) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant_id, stream_type, stream_id) \
+             DO UPDATE SET version = excluded.version",
+        )
+        .bind(tenant.as_str())
+        .bind(append.stream.stream_type.as_str())
+        .bind(append.stream.stream_id.as_str())
+        .bind(to_version)
+        .execute(&mut *conn)
+        .await?;
+        ranges[i] = Some(StreamRange {
+            stream_type: append.stream.stream_type.clone(),
+            stream_id: append.stream.stream_id.clone(),
+            from_version: actual + 1,
+            to_version,
+        });
+    }
+    let streams: Vec<StreamRange> = ranges.into_iter().flatten().collect();
+    let (micros, recorded_at) = now();
+    for (append, range) in appends.iter().zip(&streams) {
+        for (offset, event) in append.events.iter().enumerate() {
+            let inserted = sqlx::query(
+                "INSERT INTO events (event_id, tenant_id, stream_type, stream_id, version, \
+                 event_type, schema_version, data, metadata, recorded_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .bind(event.event_id().to_string())
+            .bind(tenant.as_str())
+            .bind(append.stream.stream_type.as_str())
+            .bind(append.stream.stream_id.as_str())
+            .bind(range.from_version + offset as i64)
+            .bind(event.event_type().as_str())
+            .bind(i64::from(event.schema_version()))
+            .bind(to_json(event.data())?)
+            .bind(to_json(event.metadata())?)
+            .bind(micros)
+            .execute(&mut *conn)
+            .await;
+            if let Err(err) = inserted {
+                return Err(match violated_constraint(&err).as_deref() {
+                    Some("events_event_id_key") => StoreError::DuplicateEventId,
+                    _ => err.into(),
+                });
+            }
+        }
+    }
+    let command = match command {
+        Some(command) => {
+            let result = CommandResult {
+                command_id: command.command_id,
+                streams: streams.clone(),
+                reply: command.reply,
+                recorded_at,
+            };
+            insert_command(conn, tenant, &result).await?;
+            Some(result)
+        }
+        None => None,
+    };
+    Ok(AppendOutcome::Appended { streams, command })
+}
+
 async fn insert_command(
-    tx: &mut sqlx::Transaction<'static, Sqlite>,
+    conn: &mut SqliteConnection,
     tenant: &TenantId,
     result: &CommandResult,
 ) -> Result<()> {
@@ -375,7 +390,7 @@ async fn insert_command(
     .bind(to_json(&result.streams)?)
     .bind(to_json(&result.reply)?)
     .bind(result.recorded_at.timestamp_micros())
-    .execute(&mut **tx)
+    .execute(conn)
     .await?;
     Ok(())
 }

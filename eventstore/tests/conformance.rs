@@ -30,6 +30,7 @@ conformance!(
     global_reads_filter_by_tenant_stream_type_and_event_type,
     snapshots_keep_the_newest_state_and_are_optional,
     a_command_without_events_is_recorded_once,
+    events_appended_in_a_transaction_commit_or_roll_back_with_it,
 );
 
 fn tenant() -> TenantId {
@@ -1295,4 +1296,51 @@ async fn an_in_memory_store_appends_reads_and_runs_a_consumer_transaction() {
     tx.commit().await.unwrap();
     assert_eq!(whole_log(&store).await.len(), 1);
     test.finish().await;
+}
+
+async fn events_appended_in_a_transaction_commit_or_roll_back_with_it(store: EventStore) {
+    let t = tenant();
+    let s = stream("audited");
+    let append = |expected| {
+        vec![StreamAppend {
+            stream: s.clone(),
+            expected,
+            events: vec![event("order.noted", json!({"n": 1}))],
+        }]
+    };
+
+    let mut tx = store.begin().await.unwrap();
+    tx.append(&t, append(ExpectedVersion::NoStream))
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert!(
+        whole_stream(&store, &s).await.is_empty(),
+        "a rolled back append left events"
+    );
+
+    let mut tx = store.begin().await.unwrap();
+    let ranges = tx
+        .append(&t, append(ExpectedVersion::NoStream))
+        .await
+        .unwrap();
+    assert_eq!((ranges[0].from_version, ranges[0].to_version), (1, 1));
+    tx.commit().await.unwrap();
+    assert_eq!(whole_stream(&store, &s).await.len(), 1);
+
+    let mut tx = store.begin().await.unwrap();
+    match tx.append(&t, append(ExpectedVersion::NoStream)).await {
+        Err(StoreError::Conflict { actual, .. }) => assert_eq!(actual, 1),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    tx.rollback().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.append(&t, append(ExpectedVersion::Any)).await.unwrap();
+    tx.commit().await.unwrap();
+    let versions: Vec<i64> = whole_stream(&store, &s)
+        .await
+        .iter()
+        .map(|e| e.version)
+        .collect();
+    assert_eq!(versions, vec![1, 2]);
 }
