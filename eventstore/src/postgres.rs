@@ -524,7 +524,7 @@ pub(crate) async fn append_in(
         .into_iter()
         .map(|r| StreamRef::new(r.stream_type, r.stream_id))
         .collect();
-    for append in appends.iter().filter(|a| !written.contains(&a.stream)) {
+    if let Some(append) = appends.iter().find(|a| !written.contains(&a.stream)) {
         let actual: Option<i64> = sqlx::query_scalar(
             "SELECT version FROM streams WHERE tenant_id = $1 AND stream_type = $2 AND stream_id = $3",
         )

@@ -1,0 +1,192 @@
+//! Passwords (argon2id, hashed on the blocking pool), random tokens and their stored digests.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::IdentityError;
+
+/// The argon2id parameters: memory in KiB, iterations, lanes. OWASP's first recommendation
+/// (19 MiB, 2 passes, 1 lane): about 20–40 ms per hash on one core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PasswordParams {
+    /// Memory, KiB.
+    pub memory_kib: u32,
+    /// Passes over memory.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Default for PasswordParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+impl PasswordParams {
+    fn hasher(self) -> Result<Argon2<'static>, IdentityError> {
+        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|e| IdentityError::Internal(format!("argon2 parameters: {e}").into()))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+}
+
+/// Passwords are 8 to 256 characters.
+pub fn check_password(password: &str) -> Result<(), String> {
+    let n = password.chars().count();
+    if n < 8 {
+        Err("must be at least 8 characters".into())
+    } else if n > 256 {
+        Err("must be at most 256 characters".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// Hashes a password (PHC string) off the async threads.
+pub async fn hash_password(
+    params: PasswordParams,
+    password: String,
+) -> Result<String, IdentityError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        params
+            .hasher()?
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| IdentityError::Internal(format!("argon2: {e}").into()))
+    })
+    .await
+    .map_err(|e| IdentityError::Internal(Box::new(e)))?
+}
+
+/// Whether `password` matches the PHC string `hash`, checked off the async threads. Without a
+/// hash (an unknown user) a dummy hash is checked, so the answer takes as long either way.
+pub async fn verify_password(
+    params: PasswordParams,
+    password: String,
+    hash: Option<String>,
+) -> Result<bool, IdentityError> {
+    tokio::task::spawn_blocking(move || {
+        let hasher = params.hasher()?;
+        let Some(hash) = hash else {
+            let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+            let _ = hasher.hash_password(password.as_bytes(), &salt);
+            return Ok(false);
+        };
+        let parsed = PasswordHash::new(&hash)
+            .map_err(|e| IdentityError::Internal(format!("stored password hash: {e}").into()))?;
+        // The stored hash carries its own parameters; `hasher` only supplies the algorithm.
+        Ok(hasher.verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .map_err(|e| IdentityError::Internal(Box::new(e)))?
+}
+
+/// `bytes` random bytes from the OS, base64url without padding.
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// A random string of `len` characters from `alphabet`.
+pub fn random_from(alphabet: &[u8], len: usize) -> String {
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let mut byte = [0u8; 1];
+        OsRng.fill_bytes(&mut byte);
+        // Reject the top of the range so every character is equally likely.
+        let limit = 256 - 256 % alphabet.len();
+        if usize::from(byte[0]) < limit {
+            out.push(char::from(alphabet[usize::from(byte[0]) % alphabet.len()]));
+        }
+    }
+    out
+}
+
+/// Six random digits.
+pub fn random_otp() -> String {
+    random_from(b"0123456789", 6)
+}
+
+/// A readable generated password: 16 letters and digits without look-alikes.
+pub fn random_password() -> String {
+    random_from(
+        b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789",
+        16,
+    )
+}
+
+/// The stored form of a high-entropy secret (refresh token, API key): SHA-256, hex.
+pub fn digest(secret: &str) -> String {
+    let hash = Sha256::digest(secret.as_bytes());
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether two digests are equal, in constant time.
+pub fn digests_match(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PasswordParams {
+        PasswordParams {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_password_verifies_only_against_its_own_argon2id_hash() {
+        let hash = hash_password(cheap(), "correct horse".into())
+            .await
+            .expect("hashes");
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(
+            verify_password(cheap(), "correct horse".into(), Some(hash.clone()))
+                .await
+                .expect("verifies")
+        );
+        assert!(
+            !verify_password(cheap(), "wrong horse".into(), Some(hash))
+                .await
+                .expect("verifies")
+        );
+        assert!(
+            !verify_password(cheap(), "anything".into(), None)
+                .await
+                .expect("verifies")
+        );
+    }
+
+    #[test]
+    fn passwords_shorter_than_eight_characters_are_refused() {
+        assert!(check_password("1234567").is_err());
+        assert!(check_password("12345678").is_ok());
+        assert!(check_password("ééééééé").is_err());
+    }
+
+    #[test]
+    fn otps_are_six_digits() {
+        for _ in 0..100 {
+            let otp = random_otp();
+            assert_eq!(otp.len(), 6);
+            assert!(otp.chars().all(|c| c.is_ascii_digit()));
+        }
+    }
+}

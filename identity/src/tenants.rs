@@ -1,0 +1,360 @@
+//! Tenants: the businesses one catat serves. Each has a time zone (business dates, quota days),
+//! a currency and a locale; the first start bootstraps tenant `default` with an owner.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use schemas::TenantId;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::db::{at, audit, execute_tx, in_tx, millis, read};
+use crate::error::Fields;
+use crate::users::{NewUser, UserKind, insert_user};
+use crate::{DEFAULT_TIME_ZONE, Identity, IdentityError, secrets};
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tenant {
+    /// Its id.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// IANA time zone for business dates: `Asia/Jakarta`.
+    pub time_zone: String,
+    /// ISO 4217 currency: `IDR`.
+    pub currency: String,
+    /// BCP 47 locale: `id-ID`.
+    pub locale: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Tenant {
+    /// Its time zone (the default if the stored one no longer parses).
+    pub fn tz(&self) -> Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::Asia::Jakarta)
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct TenantRow {
+    tenant_id: String,
+    name: String,
+    time_zone: String,
+    currency: String,
+    locale: String,
+    created_at: i64,
+}
+
+impl From<TenantRow> for Tenant {
+    fn from(row: TenantRow) -> Self {
+        Self {
+            id: row.tenant_id,
+            name: row.name,
+            time_zone: row.time_zone,
+            currency: row.currency,
+            locale: row.locale,
+            created_at: at(row.created_at),
+        }
+    }
+}
+
+/// A tenant to create, with its first owner.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewTenant {
+    /// Its id.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// Time zone; `Asia/Jakarta` when absent.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// Currency; `IDR` when absent.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Locale; `id-ID` when absent.
+    #[serde(default)]
+    pub locale: Option<String>,
+}
+
+/// Changes to a tenant's settings; absent fields stay.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    /// New display name.
+    pub name: Option<String>,
+    /// New time zone.
+    pub time_zone: Option<String>,
+    /// New currency.
+    pub currency: Option<String>,
+    /// New locale.
+    pub locale: Option<String>,
+}
+
+/// What the first start created.
+#[derive(Debug, Clone)]
+pub struct Bootstrapped {
+    /// The tenant.
+    pub tenant: String,
+    /// The owner's username.
+    pub username: String,
+    /// The password, when it was generated (show it once).
+    pub generated_password: Option<String>,
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let n = name.trim().chars().count();
+    if (1..=200).contains(&n) {
+        Ok(())
+    } else {
+        Err("must be 1 to 200 characters".into())
+    }
+}
+
+fn check_time_zone(tz: &str) -> Result<(), String> {
+    tz.parse::<Tz>()
+        .map(|_| ())
+        .map_err(|_| "must be an IANA time zone, like Asia/Jakarta".into())
+}
+
+fn check_currency(currency: &str) -> Result<(), String> {
+    if currency.len() == 3 && currency.chars().all(|c| c.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err("must be an ISO 4217 code, like IDR".into())
+    }
+}
+
+fn check_locale(locale: &str) -> Result<(), String> {
+    let mut parts = locale.split('-');
+    let language = parts.next().unwrap_or("");
+    let ok = (2..=3).contains(&language.len())
+        && language.chars().all(|c| c.is_ascii_lowercase())
+        && parts
+            .all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    if ok {
+        Ok(())
+    } else {
+        Err("must be a BCP 47 tag, like id-ID".into())
+    }
+}
+
+const TENANT_COLUMNS: &str = "tenant_id, name, time_zone, currency, locale, created_at";
+
+impl Identity {
+    /// Creates a tenant with its first owner, in one transaction with their audit events.
+    /// `owner_password` is generated when absent (and returned, to be shown once).
+    pub async fn create_tenant(
+        &self,
+        tenant: NewTenant,
+        owner_username: &str,
+        owner_password: Option<String>,
+        actor: &str,
+    ) -> Result<(Tenant, Option<String>), IdentityError> {
+        let mut fields = Fields::default();
+        let id = TenantId::parse(&tenant.id);
+        if let Err(e) = &id {
+            fields.add("id", e.to_string());
+        }
+        fields.check("name", check_name(&tenant.name));
+        let time_zone = tenant.time_zone.unwrap_or_else(|| DEFAULT_TIME_ZONE.into());
+        let currency = tenant.currency.unwrap_or_else(|| "IDR".into());
+        let locale = tenant.locale.unwrap_or_else(|| "id-ID".into());
+        fields.check("time_zone", check_time_zone(&time_zone));
+        fields.check("currency", check_currency(&currency));
+        fields.check("locale", check_locale(&locale));
+        if let Some(p) = &owner_password {
+            fields.check("password", secrets::check_password(p));
+        }
+        fields.finish()?;
+        let id = id.map_err(|e| IdentityError::invalid("id", e.to_string()))?;
+        let (password, generated) = match owner_password {
+            Some(p) => (p, None),
+            None => {
+                let p = secrets::random_password();
+                (p.clone(), Some(p))
+            }
+        };
+        let hash = secrets::hash_password(self.password_params(), password).await?;
+        let now = self.now();
+        let created = Tenant {
+            id: id.to_string(),
+            name: tenant.name.trim().to_owned(),
+            time_zone,
+            currency,
+            locale,
+            created_at: now,
+        };
+
+        let mut tx = self.store().begin().await?;
+        let inserted = execute_tx!(&mut tx,
+            sqlx::query(
+                "INSERT INTO tenants (tenant_id, name, time_zone, currency, locale, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (tenant_id) DO NOTHING"
+            )
+            .bind(&created.id)
+            .bind(&created.name)
+            .bind(&created.time_zone)
+            .bind(&created.currency)
+            .bind(&created.locale)
+            .bind(millis(now))
+        )?;
+        if inserted == 0 {
+            tx.rollback().await?;
+            return Err(IdentityError::conflict(
+                "TENANT_EXISTS",
+                format!("tenant `{id}` already exists"),
+            ));
+        }
+        audit(
+            &mut tx,
+            &id,
+            ("tenant", id.as_str()),
+            "tenant.created",
+            json!({"tenant_id": created.id, "name": created.name, "time_zone": created.time_zone,
+                   "currency": created.currency, "locale": created.locale}),
+            actor,
+        )
+        .await?;
+        let owner = NewUser {
+            kind: UserKind::Staff,
+            name: "Owner".into(),
+            username: Some(owner_username.to_owned()),
+            email: None,
+            phone: None,
+            service_number: None,
+            customer_id: None,
+            roles: vec!["owner".into()],
+            password: None,
+            must_change_password: Some(generated.is_some()),
+        };
+        insert_user(&mut tx, &id, owner, hash, now, actor).await?;
+        tx.commit().await?;
+        tracing::info!(tenant = %id, owner = owner_username, "tenant created");
+        Ok((created, generated))
+    }
+
+    /// Creates tenant `default` and its owner unless it exists. Safe to call on every start
+    /// and from several processes: one creates, the others see it exists.
+    pub async fn bootstrap(
+        &self,
+        username: Option<String>,
+        password: Option<String>,
+    ) -> Result<Option<Bootstrapped>, IdentityError> {
+        let default =
+            TenantId::parse("default").map_err(|e| IdentityError::Internal(Box::new(e)))?;
+        if self.tenant(&default).await?.is_some() {
+            return Ok(None);
+        }
+        let username = username.unwrap_or_else(|| "owner".into());
+        let tenant = NewTenant {
+            id: default.to_string(),
+            name: "Default".into(),
+            time_zone: None,
+            currency: None,
+            locale: None,
+        };
+        match self
+            .create_tenant(tenant, &username, password, "system:bootstrap")
+            .await
+        {
+            Ok((tenant, generated_password)) => Ok(Some(Bootstrapped {
+                tenant: tenant.id,
+                username,
+                generated_password,
+            })),
+            Err(IdentityError::Refused {
+                code: "TENANT_EXISTS",
+                ..
+            }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// A tenant by id.
+    pub async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, IdentityError> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1");
+        let row: Option<TenantRow> = read!(
+            self.store(),
+            fetch_optional,
+            sqlx::query_as(&sql).bind(id.as_str())
+        )?;
+        Ok(row.map(Tenant::from))
+    }
+
+    /// Changes a tenant's settings.
+    pub async fn update_tenant(
+        &self,
+        id: &TenantId,
+        patch: TenantPatch,
+        actor: &str,
+    ) -> Result<Tenant, IdentityError> {
+        let mut fields = Fields::default();
+        if let Some(v) = &patch.name {
+            fields.check("name", check_name(v));
+        }
+        if let Some(v) = &patch.time_zone {
+            fields.check("time_zone", check_time_zone(v));
+        }
+        if let Some(v) = &patch.currency {
+            fields.check("currency", check_currency(v));
+        }
+        if let Some(v) = &patch.locale {
+            fields.check("locale", check_locale(v));
+        }
+        fields.finish()?;
+        let mut tx = self.store().begin().await?;
+        let sql = format!(
+            "UPDATE tenants SET name = COALESCE($2, name), time_zone = COALESCE($3, time_zone), \
+             currency = COALESCE($4, currency), locale = COALESCE($5, locale), updated_at = $6 \
+             WHERE tenant_id = $1 RETURNING {TENANT_COLUMNS}"
+        );
+        let row: Option<TenantRow> = in_tx!(
+            &mut tx,
+            fetch_optional,
+            sqlx::query_as(&sql)
+                .bind(id.as_str())
+                .bind(patch.name.as_deref().map(str::trim))
+                .bind(&patch.time_zone)
+                .bind(&patch.currency)
+                .bind(&patch.locale)
+                .bind(millis(self.now()))
+        )?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(IdentityError::not_found(
+                "TENANT_NOT_FOUND",
+                "no such tenant",
+            ));
+        };
+        let tenant = Tenant::from(row);
+        audit(
+            &mut tx,
+            id,
+            ("tenant", id.as_str()),
+            "tenant.updated",
+            json!({"name": tenant.name, "time_zone": tenant.time_zone,
+                   "currency": tenant.currency, "locale": tenant.locale}),
+            actor,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(tenant)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_settings_are_checked() {
+        assert!(check_time_zone("Asia/Jakarta").is_ok());
+        assert!(check_time_zone("Mars/Olympus").is_err());
+        assert!(check_currency("IDR").is_ok());
+        assert!(check_currency("idr").is_err());
+        assert!(check_locale("id-ID").is_ok());
+        assert!(check_locale("en").is_ok());
+        assert!(check_locale("Indonesian").is_err());
+    }
+}
