@@ -19,7 +19,7 @@ pub struct Cli {
 pub enum Command {
     /// Serve: with no flags, everything in one process on SQLite under ./catat-data/; with
     /// --database-url and --nats-url, the chosen roles on PostgreSQL and NATS.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Inspect and rebuild projections.
     Projections(ProjectionsArgs),
     /// Apply the database migrations, then exit.
@@ -82,6 +82,33 @@ pub struct ServeArgs {
     /// How often idle workers look for work without a wake-up, in milliseconds [default: 1000].
     #[arg(long, env = "CATAT_POLL_INTERVAL_MS")]
     pub poll_interval_ms: Option<u64>,
+    /// The HS256 secret that signs access tokens (32 bytes or more). Required with PostgreSQL,
+    /// where several API processes verify each other's tokens; embedded mode makes one per start.
+    #[arg(long, env = "CATAT_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<crate::Secret>,
+    /// Sign access tokens with EdDSA instead: an Ed25519 private key (PKCS#8 PEM file).
+    #[arg(
+        long,
+        env = "CATAT_JWT_PRIVATE_KEY_FILE",
+        requires = "jwt_public_key_file"
+    )]
+    pub jwt_private_key_file: Option<std::path::PathBuf>,
+    /// The Ed25519 public key (PEM file) that verifies them.
+    #[arg(
+        long,
+        env = "CATAT_JWT_PUBLIC_KEY_FILE",
+        requires = "jwt_private_key_file"
+    )]
+    pub jwt_public_key_file: Option<std::path::PathBuf>,
+    /// The username of the owner the first start creates [default: owner].
+    #[arg(long, env = "CATAT_BOOTSTRAP_USERNAME")]
+    pub bootstrap_username: Option<String>,
+    /// The first owner's password; generated and printed once when not given.
+    #[arg(long, env = "CATAT_BOOTSTRAP_PASSWORD", hide_env_values = true)]
+    pub bootstrap_password: Option<crate::Secret>,
+    /// How long access tokens live, in seconds [default: 900].
+    #[arg(long, env = "CATAT_ACCESS_TOKEN_TTL_S")]
+    pub access_token_ttl_s: Option<u64>,
 }
 
 /// `catat projections`.

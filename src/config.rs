@@ -28,6 +28,10 @@ struct FileConfig {
     roles: Option<Vec<Role>>,
     command_timeout_ms: Option<u64>,
     poll_interval_ms: Option<u64>,
+    jwt_secret: Option<String>,
+    jwt_private_key_file: Option<PathBuf>,
+    jwt_public_key_file: Option<PathBuf>,
+    access_token_ttl_s: Option<u64>,
 }
 
 fn read_file(explicit: Option<&Path>) -> Result<FileConfig, BoxError> {
@@ -102,6 +106,40 @@ pub struct ServeSettings {
     pub command_timeout: Duration,
     /// How often idle workers look for work without a wake-up.
     pub poll_interval: Duration,
+    /// How access tokens are signed.
+    pub token_keys: TokenKeySource,
+    /// How long access tokens live.
+    pub access_ttl: Duration,
+    /// The first owner's username and password (the first start creates them).
+    pub bootstrap: (Option<String>, Option<Secret>),
+}
+
+/// Where the access token signing key comes from.
+#[derive(Debug, Clone)]
+pub enum TokenKeySource {
+    /// A random HS256 secret made at start (embedded mode only).
+    Ephemeral,
+    /// A configured HS256 secret.
+    Secret(Secret),
+    /// Ed25519 key files: private, public.
+    Ed25519(PathBuf, PathBuf),
+}
+
+impl TokenKeySource {
+    /// Loads the keys.
+    pub fn load(&self) -> Result<identity::TokenKeys, BoxError> {
+        Ok(match self {
+            TokenKeySource::Ephemeral => identity::TokenKeys::ephemeral(),
+            TokenKeySource::Secret(secret) => {
+                identity::TokenKeys::hs256(secret.expose().as_bytes())?
+            }
+            TokenKeySource::Ed25519(private, public) => {
+                let read =
+                    |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+                identity::TokenKeys::ed25519(&read(private)?, &read(public)?)?
+            }
+        })
+    }
 }
 
 impl ServeSettings {
@@ -140,8 +178,46 @@ impl ServeSettings {
                     .unwrap_or(1_000)
                     .max(10),
             ),
+            token_keys: match (
+                args.jwt_private_key_file
+                    .clone()
+                    .or_else(|| file.jwt_private_key_file.clone()),
+                args.jwt_public_key_file
+                    .clone()
+                    .or_else(|| file.jwt_public_key_file.clone()),
+                args.jwt_secret
+                    .clone()
+                    .or_else(|| file.jwt_secret.clone().map(Secret::new)),
+            ) {
+                (Some(private), Some(public), _) => TokenKeySource::Ed25519(private, public),
+                (Some(_), None, _) | (None, Some(_), _) => {
+                    return Err("give both jwt_private_key_file and jwt_public_key_file".into());
+                }
+                (None, None, Some(secret)) => TokenKeySource::Secret(secret),
+                (None, None, None) => TokenKeySource::Ephemeral,
+            },
+            access_ttl: Duration::from_secs(
+                args.access_token_ttl_s
+                    .or(file.access_token_ttl_s)
+                    .unwrap_or(900)
+                    .clamp(10, 24 * 3600),
+            ),
+            bootstrap: (
+                args.bootstrap_username.clone(),
+                args.bootstrap_password.clone(),
+            ),
             store,
         };
+        if !settings.store.is_sqlite()
+            && settings.roles.contains(&Role::Api)
+            && matches!(settings.token_keys, TokenKeySource::Ephemeral)
+        {
+            return Err(
+                "with PostgreSQL, set CATAT_JWT_SECRET (32+ bytes) or the Ed25519 key files: \
+                 every API process must verify the tokens the others sign"
+                    .into(),
+            );
+        }
         if settings.store.is_sqlite() && settings.nats_url.is_some() {
             // Several processes cannot share one SQLite file's writer safely.
             return Err(

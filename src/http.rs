@@ -56,6 +56,15 @@ impl HttpClient {
         self.send(Method::GET, path, None, &[]).await
     }
 
+    /// `GET path` with extra headers.
+    pub async fn get_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<HttpResponse, BoxError> {
+        self.send(Method::GET, path, None, headers).await
+    }
+
     /// `POST path` with a JSON body and extra headers.
     pub async fn post_json(
         &self,
@@ -73,19 +82,32 @@ impl HttpClient {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<HttpResponse, BoxError> {
+        let bytes = body.map(serde_json::to_vec).transpose()?;
+        self.request(method, path, bytes, headers).await
+    }
+
+    /// Any request: `body` bytes are sent as `application/json` unless `headers` name another
+    /// content type.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Result<HttpResponse, BoxError> {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
-        if body.is_some() {
+        let typed = headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+        if body.is_some() && !typed {
             request = request.header("content-type", "application/json");
         }
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let bytes = body
-            .map(serde_json::to_vec)
-            .transpose()?
-            .unwrap_or_default();
+        let bytes = body.unwrap_or_default();
         let response = self
             .client
             .request(request.body(Full::new(Bytes::from(bytes)))?)
@@ -98,5 +120,25 @@ impl HttpClient {
             headers,
             body,
         })
+    }
+
+    /// Logs in to tenant `default`; the access token.
+    pub async fn login(&self, identifier: &str, password: &str) -> Result<String, BoxError> {
+        let r = self
+            .post_json(
+                "/v1/auth/login",
+                &serde_json::json!({"identifier": identifier, "password": password}),
+                &[],
+            )
+            .await?;
+        let token = r.json()["access_token"].as_str().map(str::to_owned);
+        match (r.status, token) {
+            (200, Some(token)) => Ok(token),
+            (status, _) => Err(format!(
+                "login answered {status}: {}",
+                String::from_utf8_lossy(&r.body)
+            )
+            .into()),
+        }
     }
 }

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use api::AppState;
-use axum::Router;
 use bus::Bus;
 use commands::CommandLoop;
 use eventstore::{ConnectOptions, EventStore};
@@ -22,8 +21,8 @@ pub struct Domain {
     pub aggregates: fn(CommandLoop) -> CommandLoop,
     /// The projectors the projector daemon runs.
     pub projectors: Vec<Arc<dyn Projector>>,
-    /// Domain routes, merged into the API.
-    pub routes: Router<AppState>,
+    /// Domain routes with their access rules, merged into the API.
+    pub routes: api::Routes,
     /// Their OpenAPI documentation.
     pub openapi: utoipa::openapi::OpenApi,
 }
@@ -45,7 +44,7 @@ impl Domain {
         Self {
             aggregates: |commands| commands,
             projectors: Vec::new(),
-            routes: Router::new(),
+            routes: api::Routes::new(),
             openapi: utoipa::openapi::OpenApiBuilder::new().build(),
         }
     }
@@ -144,7 +143,18 @@ pub async fn serve(
                 .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?,
         };
         let address = listener.local_addr()?;
-        let mut state = AppState::new(bus.clone(), store.clone()).with_openapi(domain.openapi);
+        let identity = identity::Identity::new(
+            store.clone(),
+            settings.token_keys.load()?,
+            identity::IdentitySettings {
+                access_ttl: settings.access_ttl,
+                ..identity::IdentitySettings::default()
+            },
+            identity::system_clock(),
+        );
+        bootstrap(&identity, &settings.bootstrap).await?;
+        let mut state =
+            AppState::new(bus.clone(), store.clone(), identity).with_openapi(domain.openapi);
         state.metrics = metrics.clone();
         state.command_deadline = settings.command_timeout;
         let router = api::router(state, domain.routes);
@@ -169,6 +179,33 @@ pub async fn serve(
     workers_shutdown.cancel();
     workers.wait().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Creates tenant `default` and its owner on the first start (`CATAT_BOOTSTRAP_USERNAME`,
+/// `CATAT_BOOTSTRAP_PASSWORD`); a generated password is printed this once.
+#[allow(clippy::print_stdout)]
+async fn bootstrap(
+    identity: &identity::Identity,
+    (username, password): &(Option<String>, Option<crate::Secret>),
+) -> Result<(), BoxError> {
+    let created = identity
+        .bootstrap(
+            username.clone(),
+            password.as_ref().map(|p| p.expose().to_owned()),
+        )
+        .await
+        .map_err(|e| format!("cannot create the first owner: {}", crate::error_chain(&e)))?;
+    if let Some(created) = created {
+        tracing::info!(tenant = %created.tenant, owner = %created.username, "first start: tenant and owner created");
+        if let Some(password) = created.generated_password {
+            // Stdout, once: the only place this password is ever shown.
+            println!(
+                "first start: tenant `{}`, owner `{}`, password `{password}` (shown once; you must change it at first login)",
+                created.tenant, created.username
+            );
+        }
+    }
     Ok(())
 }
 

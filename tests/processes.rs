@@ -55,6 +55,9 @@ async fn child_node() {
         roles,
         command_timeout: Duration::from_secs(2),
         poll_interval: Duration::from_millis(50),
+        token_keys: common::auth_settings().0,
+        access_ttl: common::auth_settings().1,
+        bootstrap: common::auth_settings().2,
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(catat::signal_shutdown(shutdown.clone()));
@@ -210,6 +213,9 @@ async fn api_server(
         roles: HashSet::from([Role::Api]),
         command_timeout: Duration::from_secs(2),
         poll_interval: Duration::from_millis(50),
+        token_keys: common::auth_settings().0,
+        access_ttl: common::auth_settings().1,
+        bootstrap: common::auth_settings().2,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let client = HttpClient::new(format!("http://{}", listener.local_addr().unwrap()));

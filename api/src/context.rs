@@ -13,7 +13,8 @@ use crate::ApiError;
 
 /// The header that carries a correlation id in and out.
 pub const CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
-/// The header that names the tenant until authentication does.
+/// The header that names the tenant on public routes (login, password reset); on others it
+/// must match the credentials' tenant.
 pub const TENANT: HeaderName = HeaderName::from_static("x-tenant-id");
 /// The idempotency key header.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -68,7 +69,7 @@ pub struct RequestContext {
     pub idempotent: bool,
     /// The version the client expects (`If-Match`).
     pub expected_version: Option<i64>,
-    /// Who is asking, once authentication says.
+    /// Who is asking: `user:<id>` or `api_key:<prefix>`.
     pub actor: Option<String>,
 }
 
@@ -98,9 +99,10 @@ pub fn command_id_for_key(tenant: &TenantId, key: &str) -> CommandId {
 impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let tenant = TenantId::parse(header(parts, &TENANT)?.unwrap_or(DEFAULT_TENANT))
-            .map_err(|e| ApiError::bad_header("INVALID_TENANT", e.to_string()))?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let caller = crate::Caller::from_request_parts(parts, state).await?;
+        let tenant = caller.tenant.clone();
+        let actor = caller.principal.as_ref().map(identity::Principal::actor);
         let correlation_id = parts
             .extensions
             .get::<CorrelationId>()
@@ -136,7 +138,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
             tenant,
             correlation_id,
             expected_version,
-            actor: None,
+            actor,
         })
     }
 }

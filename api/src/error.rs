@@ -57,6 +57,30 @@ pub enum ApiError {
         /// What was not found.
         message: String,
     },
+    /// Refused before any command: authentication, permission, a conflict in identity data
+    /// (its own status and code).
+    #[error("{message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Stable code.
+        code: &'static str,
+        /// What happened.
+        message: String,
+    },
+    /// Not now: retry after `retry_after` seconds (429 with `Retry-After`).
+    #[error("{message}")]
+    Throttled {
+        /// Stable code: `LOGIN_LOCKED`, `QUOTA_EXCEEDED`.
+        code: &'static str,
+        /// What happened.
+        message: String,
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// The body is not JSON, not UTF-8, or not readable (400 `MALFORMED_BODY`).
+    #[error("the request body is malformed")]
+    Malformed(Vec<FieldError>),
     /// A business rule refused the command (its own status and code).
     #[error(transparent)]
     Domain(#[from] DomainError),
@@ -75,6 +99,39 @@ impl From<eventstore::StoreError> for ApiError {
     fn from(err: eventstore::StoreError) -> Self {
         match err {
             eventstore::StoreError::Invalid(v) => v.into(),
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<identity::IdentityError> for ApiError {
+    fn from(err: identity::IdentityError) -> Self {
+        use identity::IdentityError as E;
+        match err {
+            E::Invalid(fields) => Self::Validation(
+                fields
+                    .into_iter()
+                    .map(|(field, message)| FieldError { field, message })
+                    .collect(),
+            ),
+            E::Refused {
+                status,
+                code,
+                message,
+            } => Self::Refused {
+                status,
+                code,
+                message,
+            },
+            E::Throttled {
+                code,
+                message,
+                retry_after,
+            } => Self::Throttled {
+                code,
+                message,
+                retry_after,
+            },
             other => Self::Internal(Box::new(other)),
         }
     }
@@ -99,6 +156,15 @@ impl ApiError {
         }
     }
 
+    /// A refusal with its status and code.
+    pub fn refused(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Refused {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
     /// A 404.
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self::NotFound {
@@ -114,6 +180,12 @@ impl ApiError {
         match self {
             Self::Validation(_) => fixed(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED"),
             Self::BadHeader { code, .. } => fixed(StatusCode::BAD_REQUEST, code),
+            Self::Refused { status, code, .. } => fixed(
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+                code,
+            ),
+            Self::Throttled { code, .. } => fixed(StatusCode::TOO_MANY_REQUESTS, code),
+            Self::Malformed(_) => fixed(StatusCode::BAD_REQUEST, "MALFORMED_BODY"),
             Self::NotFound { code, .. } => fixed(StatusCode::NOT_FOUND, code),
             Self::Domain(e) => (
                 StatusCode::from_u16(e.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
@@ -183,8 +255,12 @@ impl IntoResponse for ApiError {
             );
         }
         let errors = match &self {
-            Self::Validation(errors) => errors.clone(),
+            Self::Validation(errors) | Self::Malformed(errors) => errors.clone(),
             _ => Vec::new(),
+        };
+        let retry_after = match &self {
+            Self::Throttled { retry_after, .. } => Some(*retry_after),
+            _ => None,
         };
         let problem = Problem {
             kind: format!("urn:catat:problem:{}", code.to_ascii_lowercase()),
@@ -203,6 +279,16 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -1,8 +1,13 @@
-//! catat's HTTP API: one [`AppState`], problem+json errors ([`ApiError`]), correlation ids,
-//! `Idempotency-Key`, and the operational routes (`/healthz`, `/readyz`, `/metrics`,
-//! `/v1/openapi.json`, `/docs`). Domain routes hand commands to the bus with [`send_command`] and
-//! are merged in by [`router`].
+//! catat's HTTP API: one [`AppState`], problem+json errors ([`ApiError`]), access rules
+//! ([`Routes`], [`Access`], [`Caller`]), correlation ids, `Idempotency-Key`, the identity routes
+//! (`/v1/auth/*`, users, roles, API keys, tenant) and the operational routes (`/healthz`,
+//! `/readyz`, `/metrics`, `/v1/openapi.json`, `/docs`). Domain routes hand commands to the bus
+//! with [`send_command`] and are merged in by [`router`].
 
+mod admin_routes;
+mod auth;
+mod auth_routes;
+mod body;
 mod commands;
 mod context;
 mod error;
@@ -13,11 +18,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::Method;
 use bus::Bus;
 use eventstore::EventStore;
+use identity::Identity;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
+pub use auth::{API_KEY, Access, Caller, RouteAccess, Routes};
+pub use body::{JsonBody, MAX_BODY_BYTES, Page, PageQuery, Pagination, Paging, Params, parse_json};
 pub use commands::{CommandAccepted, StoredCommand, send_command};
 pub use context::{
     CORRELATION_ID, CorrelationId, DEFAULT_TENANT, IDEMPOTENCY_KEY, RequestContext, TENANT,
@@ -33,6 +42,8 @@ pub struct AppState {
     pub bus: Bus,
     /// The event store (read side: command results, history, readiness).
     pub store: EventStore,
+    /// Users, tokens, keys.
+    pub identity: Identity,
     /// The process's metrics.
     pub metrics: Arc<Metrics>,
     /// How long a request waits for a command's reply.
@@ -54,10 +65,11 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// State with fresh metrics, a 10 s command deadline, and the OpenAPI document of the routes
     /// in this crate.
-    pub fn new(bus: Bus, store: EventStore) -> Self {
+    pub fn new(bus: Bus, store: EventStore, identity: Identity) -> Self {
         Self {
             bus,
             store,
+            identity,
             metrics: Arc::new(Metrics::default()),
             command_deadline: Duration::from_secs(10),
             openapi: Arc::new(ApiDoc::openapi()),
@@ -85,21 +97,71 @@ impl AppState {
 )]
 pub struct ApiDoc;
 
-/// The whole router: this crate's routes, `extra` (domain routes), and the layers every route
-/// gets (correlation id, metrics).
-pub fn router(state: AppState, extra: Router<AppState>) -> Router {
-    Router::new()
-        .route("/healthz", axum::routing::get(ops::healthz))
-        .route("/readyz", axum::routing::get(ops::readyz))
-        .route("/metrics", axum::routing::get(ops::metrics))
-        .route("/v1/openapi.json", axum::routing::get(ops::openapi))
-        .route("/docs", axum::routing::get(ops::docs))
-        .route(
-            "/v1/commands/{command_id}",
-            axum::routing::get(commands::command_result),
+/// Every route of the API: this crate's and `extra` (domain routes), each with its rule.
+pub fn all_routes(extra: Routes) -> Routes {
+    let public = Access::Public;
+    Routes::new()
+        .add(
+            Method::GET,
+            "/healthz",
+            public,
+            "The process is up",
+            ops::healthz,
         )
+        .add(
+            Method::GET,
+            "/readyz",
+            public,
+            "The database and the bus can be reached",
+            ops::readyz,
+        )
+        .add(
+            Method::GET,
+            "/metrics",
+            public,
+            "Prometheus metrics",
+            ops::metrics,
+        )
+        .add(
+            Method::GET,
+            "/v1/openapi.json",
+            public,
+            "This document",
+            ops::openapi,
+        )
+        .add(
+            Method::GET,
+            "/docs",
+            public,
+            "The API documentation",
+            ops::docs,
+        )
+        .add(
+            Method::GET,
+            "/v1/commands/{command_id}",
+            Access::Signed,
+            "A command's stored result, by id or Idempotency-Key",
+            commands::command_result,
+        )
+        .merge(auth_routes::routes())
+        .merge(admin_routes::routes())
         .merge(extra)
+}
+
+/// The whole router: [`all_routes`] behind the access middleware, and the layers every route
+/// gets (body limit, correlation id, metrics). Routes without a documented operation get one
+/// from their rule in the OpenAPI document.
+pub fn router(mut state: AppState, extra: Routes) -> Router {
+    let (routes, table) = all_routes(extra).into_parts();
+    state.openapi = Arc::new(ops::document_routes((*state.openapi).clone(), &table));
+    let gate = auth::Gate {
+        state: state.clone(),
+        policy: Arc::new(auth::Policy::new(&table)),
+    };
+    routes
+        .route_layer(axum::middleware::from_fn_with_state(gate, auth::authorize))
         .fallback(ops::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -115,7 +177,10 @@ pub async fn serve(
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
 }

@@ -93,3 +93,69 @@ pub(crate) async fn docs() -> Html<&'static str> {
 pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found("ROUTE_NOT_FOUND", "no route matches this method and path")
 }
+
+/// Adds an operation for every route the document does not describe yet (summary, the access
+/// rule, path parameters, the problem answers), and states every route's access rule, so
+/// `/v1/openapi.json` lists every route the router serves.
+pub(crate) fn document_routes(
+    mut doc: utoipa::openapi::OpenApi,
+    table: &[crate::RouteAccess],
+) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{Required, ResponseBuilder};
+
+    for route in table {
+        let method = match route.method.as_str() {
+            "GET" => HttpMethod::Get,
+            "POST" => HttpMethod::Post,
+            "PUT" => HttpMethod::Put,
+            "PATCH" => HttpMethod::Patch,
+            "DELETE" => HttpMethod::Delete,
+            _ => continue,
+        };
+        let access = format!("Access: {}.", route.access.describe());
+        let existing = doc
+            .paths
+            .paths
+            .get_mut(route.path)
+            .and_then(|item| match method {
+                HttpMethod::Get => item.get.as_mut(),
+                HttpMethod::Post => item.post.as_mut(),
+                HttpMethod::Put => item.put.as_mut(),
+                HttpMethod::Patch => item.patch.as_mut(),
+                HttpMethod::Delete => item.delete.as_mut(),
+                _ => None,
+            });
+        if let Some(operation) = existing {
+            operation.description = Some(match operation.description.take() {
+                Some(d) => format!("{d}\n\n{access}"),
+                None => access,
+            });
+            continue;
+        }
+        let mut operation = OperationBuilder::new()
+            .summary(Some(route.summary))
+            .description(Some(access))
+            .tag(route.path.split('/').nth(2).unwrap_or("ops"));
+        for segment in route.path.split('/') {
+            if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                operation = operation.parameter(
+                    ParameterBuilder::new()
+                        .name(name)
+                        .parameter_in(ParameterIn::Path)
+                        .required(Required::True),
+                );
+            }
+        }
+        let problem = |what: &str| ResponseBuilder::new().description(what).build();
+        operation = operation
+            .response("200", ResponseBuilder::new().description("Success").build())
+            .response(
+                "4XX",
+                problem("A problem document (application/problem+json)"),
+            );
+        doc.paths
+            .add_path_operation(route.path, vec![method], operation.build());
+    }
+    doc
+}

@@ -134,17 +134,24 @@ fn domain(lag: Arc<LagProjector>) -> Domain {
     Domain {
         aggregates: |c| c.register::<BenchCounter>(),
         projectors: vec![lag],
-        routes: axum::Router::new().route(
+        routes: api::Routes::new().add(
+            axum::http::Method::POST,
             "/v1/bench-counters/{id}/increment",
-            axum::routing::post(increment),
+            api::Access::Signed,
+            "Increment a bench counter",
+            increment,
         ),
         openapi: utoipa::openapi::OpenApiBuilder::new().build(),
     }
 }
 
+/// The bench owner's password.
+const BENCH_PASSWORD: &str = "bench-owner-password";
+
 /// A running all-roles server for one case.
 struct Server {
     client: HttpClient,
+    authorization: String,
     lag: Arc<LagProjector>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), BoxError>>,
@@ -164,6 +171,9 @@ impl Server {
             roles: Role::value_variants_all().into_iter().collect(),
             command_timeout: Duration::from_secs(30),
             poll_interval: Duration::from_millis(100),
+            token_keys: crate::config::TokenKeySource::Ephemeral,
+            access_ttl: Duration::from_secs(3600),
+            bootstrap: (None, Some(Secret::new(BENCH_PASSWORD))),
         };
         let lag = Arc::new(LagProjector {
             recording: AtomicBool::new(false),
@@ -183,8 +193,10 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let authorization = format!("Bearer {}", client.login("owner", BENCH_PASSWORD).await?);
         Ok(Self {
             client,
+            authorization,
             lag,
             shutdown,
             task,
@@ -199,12 +211,15 @@ impl Server {
     /// `clients` concurrent clients, `per_client` commands each, on streams of their own.
     async fn load(&self, clients: usize, per_client: usize) -> Result<measure::Sample, BoxError> {
         let client = self.client.clone();
+        let authorization = Arc::new(self.authorization.clone());
         let run = uuid::Uuid::now_v7().simple().to_string();
         measure::concurrent(clients, per_client, move |w, i| {
             let client = client.clone();
+            let authorization = authorization.clone();
             let path = format!("/v1/bench-counters/{run}-{w}-{}/increment", i % 8);
             async move {
-                let r = client.post_json(&path, &json!({"by": 1}), &[]).await?;
+                let headers = [("authorization", authorization.as_str())];
+                let r = client.post_json(&path, &json!({"by": 1}), &headers).await?;
                 if r.status != 200 {
                     return Err(format!("command answered {}: {:?}", r.status, r.json()).into());
                 }
@@ -225,10 +240,12 @@ impl Server {
         while started.elapsed() < duration {
             tick.tick().await;
             let client = self.client.clone();
+            let authorization = self.authorization.clone();
             let path = format!("/v1/bench-counters/lag-{}/increment", i % 256);
             i += 1;
             sent.push(tokio::spawn(async move {
-                client.post_json(&path, &json!({"by": 1}), &[]).await
+                let headers = [("authorization", authorization.as_str())];
+                client.post_json(&path, &json!({"by": 1}), &headers).await
             }));
         }
         for s in sent {

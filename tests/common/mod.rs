@@ -11,7 +11,6 @@ use api::{AppState, RequestContext};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::post;
 use commands::{Aggregate, CommandLoop};
 use eventstore::{EventStore, LogFilter, StoreTransaction};
 use futures::future::BoxFuture;
@@ -214,10 +213,36 @@ pub fn domain() -> catat::serve::Domain {
     catat::serve::Domain {
         aggregates: |c: CommandLoop| c.register::<Counter>(),
         projectors: vec![CounterTotals::new("totals") as Arc<dyn Projector>],
-        routes: axum::Router::new()
-            .route("/v1/test-counters/{id}/increment", post(increment_route)),
+        // Public: the runtime tests are about commands, not access; the access matrix covers
+        // the rules.
+        routes: api::Routes::new().add(
+            axum::http::Method::POST,
+            "/v1/test-counters/{id}/increment",
+            api::Access::Public,
+            "Increment a test counter",
+            increment_route,
+        ),
         openapi: utoipa::openapi::OpenApiBuilder::new().build(),
     }
+}
+
+/// The password of the owner the test servers bootstrap.
+pub const OWNER_PASSWORD: &str = "test-owner-password";
+
+/// The token secret every test server shares (several processes verify each other's tokens).
+pub const JWT_SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
+
+/// Signing keys and the first owner for a test server's settings.
+pub fn auth_settings() -> (
+    catat::config::TokenKeySource,
+    Duration,
+    (Option<String>, Option<catat::Secret>),
+) {
+    (
+        catat::config::TokenKeySource::Secret(catat::Secret::new(JWT_SECRET)),
+        Duration::from_secs(900),
+        (None, Some(catat::Secret::new(OWNER_PASSWORD))),
+    )
 }
 
 /// A command envelope incrementing counter `id` by `by`, in tenant `default`, with a new id.

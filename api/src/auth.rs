@@ -1,0 +1,349 @@
+//! Who may call what. Every route is registered through [`Routes`] with an [`Access`] rule; one
+//! middleware looks the matched route up, authenticates the caller (bearer token or
+//! `X-Api-Key`), decides, and hands handlers a [`Caller`]. A route missing from the table is
+//! refused for everyone, so a route cannot forget to ask.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::handler::Handler;
+use axum::http::request::Parts;
+use axum::http::{HeaderName, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, on};
+use identity::{Permission, Principal, TokenError};
+use schemas::TenantId;
+
+use crate::context::{DEFAULT_TENANT, TENANT};
+use crate::{ApiError, AppState};
+
+/// The header an integration sends its API key in.
+pub const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone; the tenant comes from `X-Tenant-Id` (default `default`).
+    Public,
+    /// A signed-in person, also while a password change is pending (me, change password).
+    Session,
+    /// Any authenticated caller: a person or an API key.
+    Signed,
+    /// Staff or an API key holding the permission.
+    Staff(Permission),
+    /// Staff or a key holding the permission, or a customer — whom the handler limits to their
+    /// own records through [`Caller::customer_scope`].
+    StaffOrCustomer(Permission),
+}
+
+impl Access {
+    /// How the rule reads in documentation.
+    pub fn describe(self) -> String {
+        match self {
+            Access::Public => "public".into(),
+            Access::Session => "a signed-in user".into(),
+            Access::Signed => "any authenticated caller".into(),
+            Access::Staff(p) => format!("staff or API key with `{p}`"),
+            Access::StaffOrCustomer(p) => {
+                format!("staff or API key with `{p}`, or a customer for their own records")
+            }
+        }
+    }
+}
+
+/// One route's rule.
+#[derive(Debug, Clone)]
+pub struct RouteAccess {
+    /// Its method.
+    pub method: Method,
+    /// Its path pattern (`/v1/users/{user_id}`).
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// One line about what it does.
+    pub summary: &'static str,
+}
+
+/// Routes with their access rules. The only way routes enter the API.
+#[derive(Default)]
+pub struct Routes {
+    router: Router<AppState>,
+    table: Vec<RouteAccess>,
+}
+
+impl std::fmt::Debug for Routes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routes")
+            .field("table", &self.table)
+            .finish()
+    }
+}
+
+impl Routes {
+    /// No routes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `method path` with its rule.
+    pub fn add<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        summary: &'static str,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+        self.router = self.router.route(path, on(filter, handler));
+        self.table.push(RouteAccess {
+            method,
+            path,
+            access,
+            summary,
+        });
+        self
+    }
+
+    /// Adds the routes of `other`.
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.table.extend(other.table);
+        self
+    }
+
+    /// Every route and its rule.
+    pub fn table(&self) -> &[RouteAccess] {
+        &self.table
+    }
+
+    pub(crate) fn into_parts(self) -> (Router<AppState>, Vec<RouteAccess>) {
+        (self.router, self.table)
+    }
+}
+
+/// The rules by route, for the middleware.
+#[derive(Debug, Default)]
+pub(crate) struct Policy {
+    rules: HashMap<(Method, &'static str), Access>,
+}
+
+impl Policy {
+    pub(crate) fn new(table: &[RouteAccess]) -> Self {
+        Self {
+            rules: table
+                .iter()
+                .map(|r| ((r.method.clone(), r.path), r.access))
+                .collect(),
+        }
+    }
+
+    fn has_path(&self, path: &str) -> bool {
+        self.rules.keys().any(|(_, p)| *p == path)
+    }
+}
+
+/// The caller of a request, as the access middleware decided.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The tenant the request acts in: the principal's, or `X-Tenant-Id` on public routes.
+    pub tenant: TenantId,
+    /// Who is calling; `None` on public routes.
+    pub principal: Option<Principal>,
+    /// The address the request came from.
+    pub ip: Option<IpAddr>,
+}
+
+impl Caller {
+    /// The authenticated caller (routes other than public ones always have one).
+    pub fn principal(&self) -> Result<&Principal, ApiError> {
+        self.principal.as_ref().ok_or_else(|| {
+            ApiError::refused(401, "AUTHENTICATION_REQUIRED", "sign in or send an API key")
+        })
+    }
+
+    /// For a customer, the customer record they may see (their own); `None` for staff and
+    /// keys, who see what their permission allows.
+    pub fn customer_scope(&self) -> Option<Option<&str>> {
+        match self.principal.as_ref().map(|p| &p.subject) {
+            Some(identity::Subject::Customer { customer_id, .. }) => Some(customer_id.as_deref()),
+            _ => None,
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            ApiError::Internal(
+                "a handler asked for the caller on a route without an access rule".into(),
+            )
+        })
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Gate {
+    pub(crate) state: AppState,
+    pub(crate) policy: Arc<Policy>,
+}
+
+/// The access middleware: runs on every matched route.
+pub(crate) async fn authorize(
+    State(gate): State<Gate>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(path) = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+    else {
+        return next.run(request).await;
+    };
+    let method = if request.method() == Method::HEAD {
+        Method::GET
+    } else {
+        request.method().clone()
+    };
+    let access = gate
+        .policy
+        .rules
+        .iter()
+        .find(|((m, p), _)| *m == method && *p == path)
+        .map(|(_, a)| *a);
+    let Some(access) = access else {
+        if gate.policy.has_path(&path) {
+            // Another method of a known route: axum answers 405.
+            return next.run(request).await;
+        }
+        tracing::error!(%method, %path, "a route without an access rule was called; refused");
+        return ApiError::refused(403, "ROUTE_NOT_AUTHORIZED", "this route has no access rule")
+            .into_response();
+    };
+    match decide(&gate.state, access, request.headers(), client_ip(&request)).await {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+fn client_ip(request: &Request) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+async fn decide(
+    state: &AppState,
+    access: Access,
+    headers: &axum::http::HeaderMap,
+    ip: Option<IpAddr>,
+) -> Result<Caller, ApiError> {
+    let text = |name: &HeaderName| -> Result<Option<&str>, ApiError> {
+        headers
+            .get(name)
+            .map(|v| {
+                v.to_str().map_err(|_| {
+                    ApiError::bad_header("INVALID_HEADER", format!("{name} is not visible ASCII"))
+                })
+            })
+            .transpose()
+    };
+    let named_tenant = text(&TENANT)?
+        .map(|t| {
+            TenantId::parse(t).map_err(|e| ApiError::bad_header("INVALID_TENANT", e.to_string()))
+        })
+        .transpose()?;
+    if access == Access::Public {
+        let tenant = match named_tenant {
+            Some(t) => t,
+            None => TenantId::parse(DEFAULT_TENANT).map_err(|e| ApiError::Internal(Box::new(e)))?,
+        };
+        return Ok(Caller {
+            tenant,
+            principal: None,
+            ip,
+        });
+    }
+    let bearer = text(&header::AUTHORIZATION)?.map(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+            .unwrap_or("")
+            .trim()
+    });
+    let key = text(&API_KEY)?;
+    let principal = match (bearer, key) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_header(
+                "AMBIGUOUS_CREDENTIALS",
+                "send either Authorization or X-Api-Key, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::refused(
+                401,
+                "AUTHENTICATION_REQUIRED",
+                "sign in (Authorization: Bearer) or send an API key (X-Api-Key)",
+            ));
+        }
+        (Some(token), None) => state.identity.verify_access(token).map_err(|e| match e {
+            TokenError::Expired => {
+                ApiError::refused(401, "TOKEN_EXPIRED", "the access token expired; refresh it")
+            }
+            TokenError::Invalid => {
+                ApiError::refused(401, "INVALID_TOKEN", "the access token is not valid")
+            }
+        })?,
+        (None, Some(key)) => state.identity.authenticate_api_key(key, ip).await?,
+    };
+    if let Some(named) = named_tenant
+        && named != principal.tenant
+    {
+        return Err(ApiError::refused(
+            403,
+            "TENANT_MISMATCH",
+            "X-Tenant-Id names another tenant than your credentials",
+        ));
+    }
+    if principal.must_change_password && access != Access::Session {
+        return Err(ApiError::refused(
+            403,
+            "PASSWORD_CHANGE_REQUIRED",
+            "change your password (POST /v1/auth/password) before anything else",
+        ));
+    }
+    let allowed = match access {
+        Access::Public | Access::Signed => true,
+        Access::Session => principal.user_id().is_some(),
+        Access::Staff(p) => principal.can(p),
+        Access::StaffOrCustomer(p) => principal.is_customer() || principal.can(p),
+    };
+    if !allowed {
+        let message = match access {
+            Access::Staff(p) | Access::StaffOrCustomer(p) => {
+                format!("this needs the `{p}` permission")
+            }
+            _ => "only a signed-in user may do this".to_owned(),
+        };
+        return Err(ApiError::refused(403, "PERMISSION_DENIED", message));
+    }
+    Ok(Caller {
+        tenant: principal.tenant.clone(),
+        principal: Some(principal),
+        ip,
+    })
+}
