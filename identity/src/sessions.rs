@@ -271,12 +271,16 @@ impl Identity {
         let hash = secrets::digest(refresh_token);
         let now = millis(self.now());
         let mut tx = self.store().begin().await?;
+        // A family with any revoked token is over, even for a token issued into it after the
+        // revocation ran (a refresh racing a reuse, a logout or a password change).
         let rotated: Option<(String, String, String)> = in_tx!(
             &mut tx,
             fetch_optional,
             sqlx::query_as(
                 "UPDATE refresh_tokens SET rotated_at = $2 \
                  WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+                 AND NOT EXISTS (SELECT 1 FROM refresh_tokens f \
+                   WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL) \
                  RETURNING family_id, tenant_id, user_id"
             )
             .bind(&hash)
@@ -519,36 +523,51 @@ impl Identity {
             .ok_or_else(invalid_code)?
             .into_user()?;
         let now = millis(self.now());
-        let live: Option<(String, String)> = read!(
+        let max_attempts = self.settings().otp_max_attempts;
+        // A guess is counted before it is compared, in one statement, so guesses sent at once
+        // cannot outnumber the attempts a code allows; a right guess gives its count back.
+        let live: Option<(String, String, i64)> = write!(
             self.store(),
             fetch_optional,
             sqlx::query_as(
-                "SELECT code_id, code_hash FROM one_time_codes WHERE tenant_id = $1 AND user_id = $2 \
-                 AND purpose = $3 AND used_at IS NULL AND voided_at IS NULL AND expires_at > $4 \
-                 ORDER BY created_at DESC LIMIT 1"
+                "UPDATE one_time_codes SET failed_attempts = failed_attempts + 1 \
+                 WHERE code_id = (SELECT code_id FROM one_time_codes WHERE tenant_id = $1 \
+                   AND user_id = $2 AND purpose = $3 AND used_at IS NULL AND voided_at IS NULL \
+                   AND expires_at > $4 ORDER BY created_at DESC LIMIT 1) \
+                 AND used_at IS NULL AND voided_at IS NULL AND failed_attempts < $5 \
+                 RETURNING code_id, code_hash, failed_attempts"
             )
             .bind(tenant.as_str())
             .bind(&user.id)
             .bind(RESET_PURPOSE)
             .bind(now)
+            .bind(max_attempts)
         )?;
-        let Some((code_id, hash)) = live else {
+        let Some((code_id, hash, attempts)) = live else {
             return Err(invalid_code());
         };
         if secrets::digests_match(&code_digest(&code_id, code.trim()), &hash) {
+            execute!(
+                self.store(),
+                sqlx::query(
+                    "UPDATE one_time_codes SET failed_attempts = failed_attempts - 1 \
+                     WHERE code_id = $1"
+                )
+                .bind(&code_id)
+            )?;
             return Ok((user, code_id));
         }
-        execute!(
-            self.store(),
-            sqlx::query(
-                "UPDATE one_time_codes SET failed_attempts = failed_attempts + 1, \
-                 voided_at = CASE WHEN failed_attempts + 1 >= $2 THEN $3 ELSE voided_at END \
-                 WHERE code_id = $1"
-            )
-            .bind(&code_id)
-            .bind(self.settings().otp_max_attempts)
-            .bind(now)
-        )?;
+        if attempts >= max_attempts {
+            execute!(
+                self.store(),
+                sqlx::query(
+                    "UPDATE one_time_codes SET voided_at = $2 \
+                     WHERE code_id = $1 AND voided_at IS NULL"
+                )
+                .bind(&code_id)
+                .bind(now)
+            )?;
+        }
         Err(invalid_code())
     }
 

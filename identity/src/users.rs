@@ -603,6 +603,14 @@ impl Identity {
         }
         let user = self.user(&actor.tenant, id).await?;
         self.check_owner_change(actor, &user).await?;
+        // Whoever sets a password can sign in as that user: not as one holding more than they do.
+        let held = self.resolve_roles(&actor.tenant, &user.roles).await?;
+        if !actor.permissions.includes(held) {
+            return Err(IdentityError::forbidden(
+                "PERMISSION_ESCALATION",
+                "you may not reset the password of a user who holds more than you",
+            ));
+        }
         let (password, generated) = match password {
             Some(p) => (p, None),
             None => {
