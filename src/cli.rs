@@ -159,6 +159,32 @@ pub enum BenchSuite {
     /// Commands end to end (HTTP → bus → append → reply), embedded and distributed, and
     /// projection lag.
     Commands(CommandsBenchArgs),
+    /// Authentication on an embedded server: logins/s (argon2id), and GETs with a bearer token
+    /// or an API key beside anonymous ones.
+    Auth(AuthBenchArgs),
+}
+
+/// `catat bench auth`.
+#[derive(Debug, Clone, Args)]
+pub struct AuthBenchArgs {
+    /// Where to write the JSON results; a markdown table is written beside it (`.md`).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A short run (under a minute) with smaller counts.
+    #[arg(long)]
+    pub quick: bool,
+    /// Concurrent clients in the login case.
+    #[arg(long, default_value_t = 4)]
+    pub login_clients: usize,
+    /// Logins in the login case (default 1,000; 200 with --quick).
+    #[arg(long)]
+    pub logins: Option<usize>,
+    /// Concurrent HTTP clients in the GET cases.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Requests per subject in the GET cases (default 100,000; 20,000 with --quick).
+    #[arg(long)]
+    pub requests: Option<usize>,
 }
 
 /// `catat bench commands`.

@@ -101,6 +101,7 @@ pub async fn run(cli: cli::Cli) -> Result<(), BoxError> {
         cli::Command::Bench(args) => match args.suite {
             cli::BenchSuite::Store(args) => bench::store::run(args).await,
             cli::BenchSuite::Commands(args) => bench::commands::run(args).await,
+            cli::BenchSuite::Auth(args) => bench::auth::run(args).await,
         },
     }
 }

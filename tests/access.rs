@@ -17,6 +17,9 @@ use catat::http::{HttpClient, HttpResponse};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+/// Request headers, as name and value.
+type Headers = Vec<(String, String)>;
+
 struct Server {
     client: HttpClient,
     url: String,
@@ -296,16 +299,16 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_rule_says() {
     );
 
     // A staff user and an API key per permission the table asks for.
-    let mut with_right: BTreeMap<String, (Vec<(String, String)>, Vec<(String, String)>)> =
-        BTreeMap::new();
+    let mut with_right: BTreeMap<String, (Headers, Headers)> = BTreeMap::new();
     for route in table {
         if let Access::Staff(p) | Access::StaffOrCustomer(p) = route.access {
             let name = p.to_string();
-            if !with_right.contains_key(&name) {
-                let user =
-                    staff_with(&client, &owner, &name.replace(':', "-"), &[name.clone()]).await;
-                let key = api_key(&client, &owner, &[name.clone()], &[]).await;
-                with_right.insert(name, (vec![bearer(&user)], vec![("x-api-key".into(), key)]));
+            if let std::collections::btree_map::Entry::Vacant(entry) = with_right.entry(name) {
+                let name = entry.key().clone();
+                let scope = std::slice::from_ref(&name);
+                let user = staff_with(&client, &owner, &name.replace(':', "-"), scope).await;
+                let key = api_key(&client, &owner, scope, &[]).await;
+                entry.insert((vec![bearer(&user)], vec![("x-api-key".into(), key)]));
             }
         }
     }
@@ -360,7 +363,7 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_rule_says() {
         let denied_unless = |allowed: bool, status: u16| if allowed { None } else { Some(status) };
         let public = route.access == Access::Public;
         let is_staff_rule = matches!(route.access, Access::Staff(_));
-        let cases: Vec<(&str, Vec<(String, String)>, Option<u16>)> = vec![
+        let cases: Vec<(&str, Headers, Option<u16>)> = vec![
             ("anonymous", vec![], denied_unless(public, 401)),
             (
                 "customer of A",

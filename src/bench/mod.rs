@@ -1,6 +1,7 @@
 //! `catat bench`: measurements side by side with the raw database and a peer library, in one
 //! run, written as JSON and a markdown table.
 
+pub mod auth;
 pub mod commands;
 pub mod measure;
 mod peer;
