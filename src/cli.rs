@@ -24,8 +24,50 @@ pub enum Command {
     Projections(ProjectionsArgs),
     /// Apply the database migrations, then exit.
     Migrate(MigrateArgs),
+    /// Manage tenants.
+    Tenant(TenantArgs),
     /// Measure catat against the raw database and a peer library.
     Bench(BenchArgs),
+}
+
+/// `catat tenant`.
+#[derive(Debug, Args)]
+pub struct TenantArgs {
+    /// Where the data is.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TenantAction,
+}
+
+/// The tenant tools.
+#[derive(Debug, Subcommand)]
+pub enum TenantAction {
+    /// Create a tenant and its first owner; prints the owner's password when it was generated.
+    Create {
+        /// The tenant id: lowercase letters, digits, `_` or `-`.
+        #[arg(long)]
+        id: String,
+        /// Its display name.
+        #[arg(long)]
+        name: String,
+        /// IANA time zone [default: Asia/Jakarta].
+        #[arg(long)]
+        time_zone: Option<String>,
+        /// ISO 4217 currency [default: IDR].
+        #[arg(long)]
+        currency: Option<String>,
+        /// BCP 47 locale [default: id-ID].
+        #[arg(long)]
+        locale: Option<String>,
+        /// The owner's username.
+        #[arg(long, default_value = "owner")]
+        owner_username: String,
+        /// The owner's password; generated (and printed once) when not given.
+        #[arg(long, env = "CATAT_TENANT_OWNER_PASSWORD", hide_env_values = true)]
+        owner_password: Option<crate::Secret>,
+    },
 }
 
 /// Where the data is; shared by every subcommand that opens the store.

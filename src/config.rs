@@ -202,9 +202,12 @@ impl ServeSettings {
                     .unwrap_or(900)
                     .clamp(10, 24 * 3600),
             ),
+            // An empty variable (as compose passes an unset one) means "not given".
             bootstrap: (
-                args.bootstrap_username.clone(),
-                args.bootstrap_password.clone(),
+                args.bootstrap_username.clone().filter(|u| !u.is_empty()),
+                args.bootstrap_password
+                    .clone()
+                    .filter(|p| !p.expose().is_empty()),
             ),
             store,
         };

@@ -98,12 +98,62 @@ pub async fn run(cli: cli::Cli) -> Result<(), BoxError> {
         }
         cli::Command::Projections(args) => projections::run(&args, &serve::Domain::product()).await,
         cli::Command::Migrate(args) => migrate(args.database_url.expose()).await,
+        cli::Command::Tenant(args) => tenant(args).await,
         cli::Command::Bench(args) => match args.suite {
             cli::BenchSuite::Store(args) => bench::store::run(args).await,
             cli::BenchSuite::Commands(args) => bench::commands::run(args).await,
             cli::BenchSuite::Auth(args) => bench::auth::run(args).await,
         },
     }
+}
+
+/// `catat tenant create`: the tenant and its owner, with their audit events.
+#[allow(clippy::print_stdout)]
+async fn tenant(args: cli::TenantArgs) -> Result<(), BoxError> {
+    let cli::TenantAction::Create {
+        id,
+        name,
+        time_zone,
+        currency,
+        locale,
+        owner_username,
+        owner_password,
+    } = args.action;
+    let store = serve::open_store(&config::resolve_store(&args.store)?).await?;
+    // Signing keys are not used here: no token is issued.
+    let identity = identity::Identity::new(
+        store,
+        identity::TokenKeys::ephemeral(),
+        identity::IdentitySettings::default(),
+        identity::system_clock(),
+    );
+    let tenant = identity::NewTenant {
+        id,
+        name,
+        time_zone,
+        currency,
+        locale,
+    };
+    let password = owner_password.map(|p| p.expose().to_owned());
+    let (tenant, generated) = identity
+        .create_tenant(tenant, &owner_username, password, "cli")
+        .await
+        .map_err(|e| match e {
+            identity::IdentityError::Invalid(fields) => fields
+                .iter()
+                .map(|(f, r)| format!("{f}: {r}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => error_chain(&other),
+        })?;
+    println!(
+        "tenant `{}` created ({}, {}, {}); owner `{owner_username}`",
+        tenant.id, tenant.time_zone, tenant.currency, tenant.locale
+    );
+    if let Some(password) = generated {
+        println!("owner password `{password}` (shown once; it must be changed at first login)");
+    }
+    Ok(())
 }
 
 /// Opens the store at `url` and applies its migrations.

@@ -73,3 +73,48 @@ fn a_database_url_is_never_printed_in_debug_output() {
     assert_eq!(format!("{secret}"), "***");
     assert_eq!(secret.expose(), "postgres://user:hunter2@db/catat");
 }
+
+#[test]
+fn tenant_create_makes_a_tenant_once_and_prints_a_generated_owner_password_once() {
+    let dir = std::env::temp_dir().join(format!("catat-cli-{}", uuid::Uuid::now_v7().simple()));
+    let url = format!("sqlite:{}", dir.join("catat.db").display());
+    let create = |id: &str| {
+        catat()
+            .args([
+                "tenant",
+                "--database-url",
+                &url,
+                "create",
+                "--id",
+                id,
+                "--name",
+                "Klinik Sehat",
+            ])
+            .env_remove("CATAT_TENANT_OWNER_PASSWORD")
+            .output()
+            .unwrap()
+    };
+    let first = create("klinik-sehat");
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        stdout.contains("tenant `klinik-sehat` created (Asia/Jakarta, IDR, id-ID)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("owner password `"), "{stdout}");
+
+    let again = create("klinik-sehat");
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("password"));
+
+    let bad = create("Not Valid");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("id:"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,5 +1,7 @@
 //! Passwords (argon2id, hashed on the blocking pool), random tokens and their stored digests.
 
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
@@ -53,12 +55,59 @@ pub fn check_password(password: &str) -> Result<(), String> {
     }
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+static HASHERS: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
+
+/// Runs `work` on the password threads: one per core, started on first use. Each argon2 hash
+/// takes `memory_kib` of memory; on a fixed set of threads a login storm queues instead of
+/// taking every core, and the allocator keeps one arena per hashing thread instead of one per
+/// blocking-pool thread (seen as hundreds of MB retained under load).
+async fn on_password_threads<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, IdentityError> {
+    let jobs = HASHERS.get_or_init(|| {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for i in 0..threads {
+            let receiver = receiver.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("catat-password-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match receiver.lock() {
+                            Ok(r) => r.recv(),
+                            Err(poisoned) => poisoned.into_inner().recv(),
+                        };
+                        let Ok(job) = job else { break };
+                        // A panicking hash answers its caller with an error (its reply is
+                        // dropped); the thread lives on.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(err) = spawned {
+                tracing::error!(error = %err, "cannot start a password thread");
+            }
+        }
+        sender
+    });
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    jobs.send(Box::new(move || {
+        let _ = reply.send(work());
+    }))
+    .map_err(|_| IdentityError::Internal("the password threads are gone".into()))?;
+    answer
+        .await
+        .map_err(|_| IdentityError::Internal("a password hash failed".into()))
+}
+
 /// Hashes a password (PHC string) off the async threads.
 pub async fn hash_password(
     params: PasswordParams,
     password: String,
 ) -> Result<String, IdentityError> {
-    tokio::task::spawn_blocking(move || {
+    on_password_threads(move || {
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
         params
             .hasher()?
@@ -66,8 +115,7 @@ pub async fn hash_password(
             .map(|h| h.to_string())
             .map_err(|e| IdentityError::Internal(format!("argon2: {e}").into()))
     })
-    .await
-    .map_err(|e| IdentityError::Internal(Box::new(e)))?
+    .await?
 }
 
 /// Whether `password` matches the PHC string `hash`, checked off the async threads. Without a
@@ -77,7 +125,7 @@ pub async fn verify_password(
     password: String,
     hash: Option<String>,
 ) -> Result<bool, IdentityError> {
-    tokio::task::spawn_blocking(move || {
+    on_password_threads(move || {
         let hasher = params.hasher()?;
         let Some(hash) = hash else {
             let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
@@ -89,8 +137,7 @@ pub async fn verify_password(
         // The stored hash carries its own parameters; `hasher` only supplies the algorithm.
         Ok(hasher.verify_password(password.as_bytes(), &parsed).is_ok())
     })
-    .await
-    .map_err(|e| IdentityError::Internal(Box::new(e)))?
+    .await?
 }
 
 /// `bytes` random bytes from the OS, base64url without padding.
