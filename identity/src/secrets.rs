@@ -2,8 +2,10 @@
 
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::cell::RefCell;
+
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
@@ -102,40 +104,103 @@ async fn on_password_threads<T: Send + 'static>(
         .map_err(|_| IdentityError::Internal("a password hash failed".into()))
 }
 
+thread_local! {
+    /// argon2's working memory, kept by each password thread and reused for every hash, so
+    /// memory stays at one `memory_kib` per thread however many logins come.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> IdentityError {
+    IdentityError::Internal(format!("{what}: {e}").into())
+}
+
+/// argon2 of `password` and `salt` into `out`, with this thread's reused memory.
+fn argon2_into(
+    hasher: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), IdentityError> {
+    BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        let needed = hasher.params().block_count();
+        if blocks.len() < needed {
+            blocks.resize(needed, Block::default());
+        }
+        hasher
+            .hash_password_into_with_memory(password, salt, out, &mut blocks[..needed])
+            .map_err(|e| internal("argon2", e))
+    })
+}
+
+/// A new argon2id PHC string for `password`.
+fn hash_phc(params: PasswordParams, password: &[u8]) -> Result<String, IdentityError> {
+    let hasher = params.hasher()?;
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt
+        .as_salt()
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| internal("salt", e))?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(&hasher, password, salt_bytes, &mut out)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(hasher.params()).map_err(|e| internal("argon2", e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| internal("argon2", e))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `password` matches the PHC string `stored`, with the parameters it was made with.
+fn verify_phc(password: &[u8], stored: &str) -> Result<bool, IdentityError> {
+    let parsed = PasswordHash::new(stored).map_err(|e| internal("stored password hash", e))?;
+    let algorithm =
+        Algorithm::try_from(parsed.algorithm).map_err(|e| internal("stored password hash", e))?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| internal("stored password hash", e))?
+        .unwrap_or_default();
+    let params = Params::try_from(&parsed).map_err(|e| internal("stored password hash", e))?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(internal("stored password hash", "no salt or hash"));
+    };
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| internal("stored password hash", e))?;
+    let mut out = vec![0u8; expected.len()];
+    argon2_into(
+        &Argon2::new(algorithm, version, params),
+        password,
+        salt_bytes,
+        &mut out,
+    )?;
+    Ok(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
+}
+
 /// Hashes a password (PHC string) off the async threads.
 pub async fn hash_password(
     params: PasswordParams,
     password: String,
 ) -> Result<String, IdentityError> {
-    on_password_threads(move || {
-        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        params
-            .hasher()?
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| IdentityError::Internal(format!("argon2: {e}").into()))
-    })
-    .await?
+    on_password_threads(move || hash_phc(params, password.as_bytes())).await?
 }
 
 /// Whether `password` matches the PHC string `hash`, checked off the async threads. Without a
-/// hash (an unknown user) a dummy hash is checked, so the answer takes as long either way.
+/// hash (an unknown user) a dummy hash is computed, so the answer takes as long either way.
 pub async fn verify_password(
     params: PasswordParams,
     password: String,
     hash: Option<String>,
 ) -> Result<bool, IdentityError> {
-    on_password_threads(move || {
-        let hasher = params.hasher()?;
-        let Some(hash) = hash else {
-            let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-            let _ = hasher.hash_password(password.as_bytes(), &salt);
-            return Ok(false);
-        };
-        let parsed = PasswordHash::new(&hash)
-            .map_err(|e| IdentityError::Internal(format!("stored password hash: {e}").into()))?;
-        // The stored hash carries its own parameters; `hasher` only supplies the algorithm.
-        Ok(hasher.verify_password(password.as_bytes(), &parsed).is_ok())
+    on_password_threads(move || match hash {
+        Some(hash) => verify_phc(password.as_bytes(), &hash),
+        None => hash_phc(params, password.as_bytes()).map(|_| false),
     })
     .await?
 }
@@ -219,6 +284,28 @@ mod tests {
                 .await
                 .expect("verifies")
         );
+    }
+
+    #[test]
+    fn stored_hashes_are_standard_phc_strings_both_ways() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let ours = hash_phc(cheap(), b"correct horse").expect("hashes");
+        let parsed = PasswordHash::new(&ours).expect("PHC");
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok(),
+            "the argon2 crate does not accept {ours}"
+        );
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        let theirs = cheap()
+            .hasher()
+            .expect("params")
+            .hash_password(b"correct horse", &salt)
+            .expect("hashes")
+            .to_string();
+        assert!(verify_phc(b"correct horse", &theirs).expect("verifies"));
+        assert!(!verify_phc(b"wrong horse", &theirs).expect("verifies"));
     }
 
     #[test]
