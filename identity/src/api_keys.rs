@@ -17,6 +17,9 @@ use crate::error::Fields;
 use crate::permissions::Permissions;
 use crate::{Identity, IdentityError, Principal, Subject, secrets};
 
+/// How precisely a key's last-used time is kept.
+const LAST_USED_RESOLUTION_MS: i64 = 60_000;
+
 /// What a key's text starts with.
 const KEY_MARK: &str = "ck";
 
@@ -349,6 +352,14 @@ impl Identity {
         let now = self.now();
         let tz: Tz = time_zone.parse().unwrap_or(chrono_tz::Asia::Jakarta);
         let day = now.with_timezone(&tz).date_naive().to_string();
+        // The last-used time is kept to the minute: a key without a quota used again within
+        // a minute costs no write.
+        let stale = row
+            .last_used_at
+            .is_none_or(|t| millis(now) - t >= LAST_USED_RESOLUTION_MS);
+        if row.daily_quota.is_none() && !stale {
+            return self.key_principal(row);
+        }
         let mut tx = self.store().begin().await?;
         if let Some(quota) = row.daily_quota {
             // Counted and checked in one statement: concurrent requests cannot overspend.
@@ -378,13 +389,19 @@ impl Identity {
                 });
             }
         }
-        execute_tx!(
-            &mut tx,
-            sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1")
-                .bind(&row.key_id)
-                .bind(millis(now))
-        )?;
+        if stale {
+            execute_tx!(
+                &mut tx,
+                sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE key_id = $1")
+                    .bind(&row.key_id)
+                    .bind(millis(now))
+            )?;
+        }
         tx.commit().await?;
+        self.key_principal(row)
+    }
+
+    fn key_principal(&self, row: KeyRow) -> Result<Principal, IdentityError> {
         let tenant =
             TenantId::parse(&row.tenant_id).map_err(|e| IdentityError::Internal(Box::new(e)))?;
         let scopes: Vec<String> = from_json(&row.scopes)?;
