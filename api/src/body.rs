@@ -260,12 +260,19 @@ mod tests {
         for body in [
             &b"{\"identifier\": "[..],
             b"{\"identifier\": \"\xff\xfe\", \"attempts\": 1}",
-            b"[] []",
+            br#"{"identifier": "a", "attempts": 1} []"#,
         ] {
             let (code, e) = errors(parse_json::<Login>(body).unwrap_err());
             assert_eq!(code, "MALFORMED_BODY");
             assert_eq!(e[0].field, "body");
         }
+    }
+
+    #[test]
+    fn a_body_of_the_wrong_shape_is_a_422_about_the_body() {
+        let (code, e) = errors(parse_json::<Login>(b"[]").unwrap_err());
+        assert_eq!(code, "VALIDATION_FAILED");
+        assert_eq!(e[0].field, "body");
     }
 
     #[test]
