@@ -45,6 +45,11 @@ pub struct Lockout {
 
 const RESET_PURPOSE: &str = "password_reset";
 
+/// At most this many reset codes per user per [`RESET_CODE_WINDOW`]; more requests are answered
+/// alike and send nothing.
+const RESET_CODES_PER_WINDOW: i64 = 3;
+const RESET_CODE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 fn chrono(d: std::time::Duration) -> ChronoDuration {
     ChronoDuration::from_std(d).unwrap_or(ChronoDuration::MAX)
 }
@@ -117,22 +122,7 @@ impl Identity {
     ) -> Result<Session, IdentityError> {
         let key = Identifier::lookup_key(identifier);
         let now = self.now();
-        let locked_until: Option<Option<i64>> = read!(
-            self.store(),
-            fetch_optional,
-            sqlx::query_scalar(
-                "SELECT locked_until FROM login_failures \
-                 WHERE tenant_id = $1 AND identifier = $2 AND ip = $3"
-            )
-            .bind(tenant.as_str())
-            .bind(&key)
-            .bind(ip)
-        )?;
-        if let Some(Some(until)) = locked_until
-            && until > millis(now)
-        {
-            return Err(locked(until, now));
-        }
+        let attempt = self.count_attempt(tenant, &key, ip, now).await?;
         let row = self.user_by_identifier(tenant, &key).await?;
         let ok = secrets::verify_password(
             self.password_params(),
@@ -143,7 +133,10 @@ impl Identity {
         let row = match row {
             Some(row) if ok => row,
             _ => {
-                let locked = self.record_failure(tenant, &key, ip, now).await?;
+                let locked = attempt >= self.settings().lockout_threshold;
+                if locked {
+                    self.lock(tenant, &key, ip, now).await?;
+                }
                 tracing::info!(locked, "login failed");
                 return Err(invalid_credentials());
             }
@@ -170,46 +163,86 @@ impl Identity {
         Ok(session)
     }
 
-    /// Counts a failed login; returns whether it locked the identifier.
-    async fn record_failure(
+    /// Counts a login attempt before its password is checked, so attempts sent at once cannot
+    /// outnumber the threshold; a success clears the count. Returns the attempt's number within
+    /// the lockout window, or `LOGIN_LOCKED` when the identifier is locked from this address
+    /// (or this attempt is past the threshold). A count older than the window, or an expired
+    /// lock, starts over.
+    async fn count_attempt(
         &self,
         tenant: &TenantId,
         key: &str,
         ip: &str,
         now: DateTime<Utc>,
-    ) -> Result<bool, IdentityError> {
+    ) -> Result<i64, IdentityError> {
         let window_start = millis(now - chrono(self.settings().lockout_duration));
-        let locked_until = millis(now + chrono(self.settings().lockout_duration));
-        // One statement, so concurrent failures all count. A count older than the lockout
-        // window (or an expired lock) starts over.
-        let (failures, until): (i64, Option<i64>) = write!(
+        let counted: Option<i64> = write!(
             self.store(),
-            fetch_one,
-            sqlx::query_as(
+            fetch_optional,
+            sqlx::query_scalar(
                 "INSERT INTO login_failures (tenant_id, identifier, ip, failures, first_failed_at, locked_until) \
-                 VALUES ($1, $2, $3, 1, $4, CASE WHEN $6 <= 1 THEN $7 END) \
+                 VALUES ($1, $2, $3, 1, $4, NULL) \
                  ON CONFLICT (tenant_id, identifier, ip) DO UPDATE SET \
-                   failures = CASE WHEN login_failures.first_failed_at < $5 THEN 1 \
+                   failures = CASE WHEN login_failures.first_failed_at <= $5 THEN 1 \
                                    ELSE login_failures.failures + 1 END, \
-                   first_failed_at = CASE WHEN login_failures.first_failed_at < $5 THEN $4 \
+                   first_failed_at = CASE WHEN login_failures.first_failed_at <= $5 THEN $4 \
                                    ELSE login_failures.first_failed_at END, \
-                   locked_until = CASE \
-                     WHEN login_failures.first_failed_at >= $5 AND login_failures.failures + 1 >= $6 THEN $7 \
-                     ELSE NULL END \
-                 RETURNING failures, locked_until"
+                   locked_until = NULL \
+                 WHERE login_failures.locked_until IS NULL OR login_failures.locked_until <= $4 \
+                 RETURNING failures"
             )
             .bind(tenant.as_str())
             .bind(key)
             .bind(ip)
             .bind(millis(now))
             .bind(window_start)
-            .bind(self.settings().lockout_threshold)
-            .bind(locked_until)
         )?;
-        if until.is_some() {
-            tracing::warn!(tenant = %tenant, ip, failures, "login locked after repeated failures");
+        match counted {
+            Some(n) if n <= self.settings().lockout_threshold => Ok(n),
+            Some(_) => Err(locked(self.lock(tenant, key, ip, now).await?, now)),
+            None => {
+                let until: Option<Option<i64>> = read!(
+                    self.store(),
+                    fetch_optional,
+                    sqlx::query_scalar(
+                        "SELECT locked_until FROM login_failures \
+                         WHERE tenant_id = $1 AND identifier = $2 AND ip = $3"
+                    )
+                    .bind(tenant.as_str())
+                    .bind(key)
+                    .bind(ip)
+                )?;
+                let until = until
+                    .flatten()
+                    .unwrap_or_else(|| millis(now + chrono(self.settings().lockout_duration)));
+                Err(locked(until, now))
+            }
         }
-        Ok(until.is_some())
+    }
+
+    /// Locks an identifier from an address (unless it is locked already); when it ends.
+    async fn lock(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        ip: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, IdentityError> {
+        let until = millis(now + chrono(self.settings().lockout_duration));
+        let locked: Option<i64> = write!(
+            self.store(),
+            fetch_optional,
+            sqlx::query_scalar(
+                "UPDATE login_failures SET locked_until = COALESCE(locked_until, $4) \
+                 WHERE tenant_id = $1 AND identifier = $2 AND ip = $3 RETURNING locked_until"
+            )
+            .bind(tenant.as_str())
+            .bind(key)
+            .bind(ip)
+            .bind(until)
+        )?;
+        tracing::warn!(%tenant, ip, "login locked after repeated failures");
+        Ok(locked.unwrap_or(until))
     }
 
     /// Builds a session: a refresh token in `family` and an access token.
@@ -455,9 +488,26 @@ impl Identity {
             tracing::warn!(%tenant, user = %user.id, "password reset asked, but the user has no phone or email");
             return Ok(());
         };
+        let now = self.now();
+        // Each code allows five guesses; capping codes per user caps guesses per hour too.
+        let recent: i64 = read!(
+            self.store(),
+            fetch_one,
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM one_time_codes WHERE tenant_id = $1 AND user_id = $2 \
+                 AND purpose = $3 AND created_at > $4"
+            )
+            .bind(tenant.as_str())
+            .bind(&user.id)
+            .bind(RESET_PURPOSE)
+            .bind(millis(now - chrono(RESET_CODE_WINDOW)))
+        )?;
+        if recent >= RESET_CODES_PER_WINDOW {
+            tracing::warn!(%tenant, user = %user.id, recent, "password reset asked too often; no code sent");
+            return Ok(());
+        }
         let code = secrets::random_otp();
         let code_id = Uuid::now_v7().to_string();
-        let now = self.now();
         let mut tx = self.store().begin().await?;
         execute_tx!(
             &mut tx,

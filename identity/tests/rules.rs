@@ -24,11 +24,13 @@ conformance!(
     an_access_token_expires_after_fifteen_minutes,
     five_wrong_passwords_lock_an_identifier_from_that_address_for_thirty_minutes,
     wrong_passwords_sent_at_once_all_count_towards_the_lockout,
+    logins_sent_at_once_get_no_more_password_checks_than_the_threshold,
     a_reset_code_is_queued_stored_hashed_and_works_once_and_ends_sessions,
     a_reset_code_expires_after_five_minutes_and_a_newer_one_replaces_it,
     five_wrong_codes_void_a_reset_code,
     wrong_codes_sent_at_once_still_get_only_five_guesses,
     a_reset_for_an_unknown_identifier_answers_alike_and_sends_nothing,
+    a_user_gets_at_most_three_reset_codes_in_fifteen_minutes,
     an_api_key_quota_resets_at_the_tenants_local_midnight,
     concurrent_requests_cannot_overspend_an_api_key_quota,
     an_api_key_is_refused_outside_its_allowlist_once_revoked_or_tampered,
@@ -564,6 +566,52 @@ async fn wrong_passwords_sent_at_once_all_count_towards_the_lockout(store: Event
     assert_eq!(identity.lockouts(&t).await.unwrap()[0].failures, 5);
 }
 
+async fn logins_sent_at_once_get_no_more_password_checks_than_the_threshold(store: EventStore) {
+    let (identity, _clock) = service(&store);
+    let (t, owner) = tenant(&identity, "acme", None).await;
+    add_user(
+        &identity,
+        &owner,
+        staff("kasir", "kasir-pass-1", &["staff"]),
+    )
+    .await;
+
+    let attempts: Vec<_> = (0..20)
+        .map(|_| {
+            let identity = identity.clone();
+            let t = t.clone();
+            tokio::spawn(async move { identity.login(&t, "kasir", "wrong-pass", "10.0.0.1").await })
+        })
+        .collect();
+    let mut checked = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Err(IdentityError::Refused {
+                code: "INVALID_CREDENTIALS",
+                ..
+            }) => checked += 1,
+            Err(IdentityError::Throttled {
+                code: "LOGIN_LOCKED",
+                ..
+            }) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        checked, 5,
+        "every attempt past the fifth must be refused unchecked"
+    );
+    assert_eq!(
+        throttled(
+            identity
+                .login(&t, "kasir", "kasir-pass-1", "10.0.0.1")
+                .await
+        )
+        .0,
+        "LOGIN_LOCKED"
+    );
+}
+
 // 5. Password reset codes.
 
 fn ani() -> NewUser {
@@ -769,6 +817,25 @@ async fn wrong_codes_sent_at_once_still_get_only_five_guesses(store: EventStore)
         refused(identity.verify_reset_code(&t, "ani", &code).await),
         "OTP_INVALID"
     );
+}
+
+async fn a_user_gets_at_most_three_reset_codes_in_fifteen_minutes(store: EventStore) {
+    let (identity, clock) = service(&store);
+    let (t, owner) = tenant(&identity, "acme", None).await;
+    add_user(&identity, &owner, ani()).await;
+
+    for _ in 0..5 {
+        identity.request_password_reset(&t, "ani").await.unwrap();
+    }
+    assert_eq!(
+        outbox(&store, &t).await.len(),
+        3,
+        "more than three codes in the window"
+    );
+    assert_eq!(code_rows(&store, &t).await.len(), 3);
+    clock.advance(Duration::minutes(15) + Duration::seconds(1));
+    identity.request_password_reset(&t, "ani").await.unwrap();
+    assert_eq!(outbox(&store, &t).await.len(), 4);
 }
 
 async fn a_reset_for_an_unknown_identifier_answers_alike_and_sends_nothing(store: EventStore) {
