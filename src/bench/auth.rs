@@ -11,79 +11,36 @@
 //!   `anonymous_db` is mostly the cost of verifying the token.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 use super::measure::{self, Machine, Report, Row};
-use crate::cli::{AuthBenchArgs, Role};
-use crate::config::{ServeSettings, StoreSettings, TokenKeySource};
-use crate::http::HttpClient;
-use crate::serve::{Domain, serve};
-use crate::{BoxError, Secret};
-
-/// The bench owner's password.
-const BENCH_PASSWORD: &str = "bench-owner-password";
-
-/// The owner the server bootstraps (the default username).
-const BENCH_OWNER: &str = "owner";
+use super::server::{BenchServer, OWNER_PASSWORD};
+use crate::BoxError;
+use crate::cli::AuthBenchArgs;
+use crate::config::TokenKeySource;
+use crate::serve::Domain;
 
 /// The credential header a request carries, if any: (name, value).
 type Credential = Option<(&'static str, String)>;
 
-/// A running all-roles embedded server.
+/// A running all-roles embedded server, with an API key of its owner's.
 struct Server {
-    client: HttpClient,
-    authorization: String,
+    base: BenchServer,
     api_key: String,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), BoxError>>,
 }
 
 impl Server {
     async fn start(database_url: String) -> Result<Self, BoxError> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let client = HttpClient::new(format!("http://{}", listener.local_addr()?));
-        let settings = ServeSettings {
-            store: StoreSettings {
-                database_url: Secret::new(database_url),
-                data_dir: None,
-            },
-            listen: listener.local_addr()?,
-            nats_url: None,
-            roles: Role::value_variants_all().into_iter().collect(),
-            command_timeout: Duration::from_secs(30),
-            poll_interval: Duration::from_millis(100),
-            token_keys: TokenKeySource::Ephemeral,
-            access_ttl: Duration::from_secs(3600),
-            bootstrap: (None, Some(Secret::new(BENCH_PASSWORD))),
-        };
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(
-            settings,
-            Domain::product(),
-            Some(listener),
-            shutdown.clone(),
-        ));
-        let ready = Instant::now();
-        while client.get("/readyz").await.map(|r| r.status).unwrap_or(0) != 200 {
-            if ready.elapsed() > Duration::from_secs(30) {
-                return Err("the bench server did not become ready".into());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let authorization = format!(
-            "Bearer {}",
-            client.login(BENCH_OWNER, BENCH_PASSWORD).await?
-        );
-        let created = client
+        let base = BenchServer::start(database_url, None, Domain::product()).await?;
+        let created = base
+            .client
             .post_json(
                 "/v1/api-keys",
                 &json!({"name": "bench", "scopes": ["settings:view"]}),
-                &[("authorization", authorization.as_str())],
+                &[("authorization", base.authorization.as_str())],
             )
             .await?;
         let api_key = match (created.status, created.json()["key"].as_str()) {
@@ -96,27 +53,20 @@ impl Server {
                 .into());
             }
         };
-        Ok(Self {
-            client,
-            authorization,
-            api_key,
-            shutdown,
-            task,
-        })
+        Ok(Self { base, api_key })
     }
 
     async fn stop(self) -> Result<(), BoxError> {
-        self.shutdown.cancel();
-        self.task.await?
+        self.base.stop().await
     }
 
     /// `clients` concurrent clients, `per_client` logins each, all with the right password.
     async fn logins(&self, clients: usize, per_client: usize) -> Result<measure::Sample, BoxError> {
-        let client = self.client.clone();
+        let client = self.base.client.clone();
         measure::concurrent(clients, per_client, move |_, _| {
             let client = client.clone();
             async move {
-                client.login(BENCH_OWNER, BENCH_PASSWORD).await?;
+                client.login("owner", OWNER_PASSWORD).await?;
                 Ok(())
             }
         })
@@ -132,7 +82,7 @@ impl Server {
         path: &'static str,
         header: Credential,
     ) -> Result<measure::Sample, BoxError> {
-        let client = self.client.clone();
+        let client = self.base.client.clone();
         let header = Arc::new(header);
         measure::concurrent(clients, per_client, move |_, _| {
             let client = client.clone();
@@ -233,7 +183,7 @@ async fn cases(server: &Server, config: &Config) -> Result<Vec<Row>, BoxError> {
     let per_client = (config.requests / config.clients).max(1);
     // Open every client's connection before anything is timed, so no subject pays for it.
     server.gets(config.clients, 4, "/healthz", None).await?;
-    let bearer = Some(("authorization", server.authorization.clone()));
+    let bearer = Some(("authorization", server.base.authorization.clone()));
     let api_key = Some(("x-api-key", server.api_key.clone()));
     let subjects: [(&str, &'static str, Credential); 4] = [
         ("anonymous", "/healthz", None),

@@ -17,15 +17,13 @@ use futures::future::BoxFuture;
 use schemas::{DomainError, RecordedEvent, StreamId, StreamType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 use workers::{ProjectionError, Projector, Tables};
 
 use super::measure::{self, Machine, Ratio, Report, Row, percentile_ms};
+use super::server::BenchServer;
 use super::store::{RAW_TABLE_SQL, Schemas, Workload, append_raw};
-use crate::cli::{CommandsBenchArgs, Role};
-use crate::config::{ServeSettings, StoreSettings};
-use crate::http::HttpClient;
-use crate::serve::{Domain, serve};
+use crate::cli::CommandsBenchArgs;
+use crate::serve::Domain;
 use crate::{BoxError, Secret};
 
 const STREAM_TYPE: &str = "bench_counter";
@@ -145,73 +143,30 @@ fn domain(lag: Arc<LagProjector>) -> Domain {
     }
 }
 
-/// The bench owner's password.
-const BENCH_PASSWORD: &str = "bench-owner-password";
-
-/// A running all-roles server for one case.
+/// A running all-roles server for one case, with the lag recorder it feeds.
 struct Server {
-    client: HttpClient,
-    authorization: String,
+    base: BenchServer,
     lag: Arc<LagProjector>,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), BoxError>>,
 }
 
 impl Server {
     async fn start(database_url: String, nats_url: Option<Secret>) -> Result<Self, BoxError> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let client = HttpClient::new(format!("http://{}", listener.local_addr()?));
-        let settings = ServeSettings {
-            store: StoreSettings {
-                database_url: Secret::new(database_url),
-                data_dir: None,
-            },
-            listen: listener.local_addr()?,
-            nats_url,
-            roles: Role::value_variants_all().into_iter().collect(),
-            command_timeout: Duration::from_secs(30),
-            poll_interval: Duration::from_millis(100),
-            token_keys: crate::config::TokenKeySource::Ephemeral,
-            access_ttl: Duration::from_secs(3600),
-            bootstrap: (None, Some(Secret::new(BENCH_PASSWORD))),
-        };
         let lag = Arc::new(LagProjector {
             recording: AtomicBool::new(false),
             lags: Mutex::new(Vec::new()),
         });
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(
-            settings,
-            domain(lag.clone()),
-            Some(listener),
-            shutdown.clone(),
-        ));
-        let ready = Instant::now();
-        while client.get("/readyz").await.map(|r| r.status).unwrap_or(0) != 200 {
-            if ready.elapsed() > Duration::from_secs(30) {
-                return Err("the bench server did not become ready".into());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let authorization = format!("Bearer {}", client.login("owner", BENCH_PASSWORD).await?);
-        Ok(Self {
-            client,
-            authorization,
-            lag,
-            shutdown,
-            task,
-        })
+        let base = BenchServer::start(database_url, nats_url, domain(lag.clone())).await?;
+        Ok(Self { base, lag })
     }
 
     async fn stop(self) -> Result<(), BoxError> {
-        self.shutdown.cancel();
-        self.task.await?
+        self.base.stop().await
     }
 
     /// `clients` concurrent clients, `per_client` commands each, on streams of their own.
     async fn load(&self, clients: usize, per_client: usize) -> Result<measure::Sample, BoxError> {
-        let client = self.client.clone();
-        let authorization = Arc::new(self.authorization.clone());
+        let client = self.base.client.clone();
+        let authorization = Arc::new(self.base.authorization.clone());
         let run = uuid::Uuid::now_v7().simple().to_string();
         measure::concurrent(clients, per_client, move |w, i| {
             let client = client.clone();
@@ -239,8 +194,8 @@ impl Server {
         let mut i = 0u64;
         while started.elapsed() < duration {
             tick.tick().await;
-            let client = self.client.clone();
-            let authorization = self.authorization.clone();
+            let client = self.base.client.clone();
+            let authorization = self.base.authorization.clone();
             let path = format!("/v1/bench-counters/lag-{}/increment", i % 256);
             i += 1;
             sent.push(tokio::spawn(async move {

@@ -5,4 +5,5 @@ pub mod auth;
 pub mod commands;
 pub mod measure;
 mod peer;
+mod server;
 pub mod store;

@@ -1,0 +1,77 @@
+//! The all-roles server the end-to-end suites measure: started in this process on a free port,
+//! ready when `/readyz` says so, with a signed-in owner.
+
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::Role;
+use crate::config::{ServeSettings, StoreSettings, TokenKeySource};
+use crate::http::HttpClient;
+use crate::serve::{Domain, serve};
+use crate::{BoxError, Secret};
+
+/// The password of the owner a bench server bootstraps (username `owner`).
+pub(crate) const OWNER_PASSWORD: &str = "bench-owner-password";
+
+/// A running bench server.
+pub(crate) struct BenchServer {
+    /// A client for it.
+    pub(crate) client: HttpClient,
+    /// `Bearer <token>` of its owner (valid for an hour).
+    pub(crate) authorization: String,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), BoxError>>,
+}
+
+impl BenchServer {
+    /// Starts every role on `database_url` (and NATS, when given) with `domain`.
+    pub(crate) async fn start(
+        database_url: String,
+        nats_url: Option<Secret>,
+        domain: Domain,
+    ) -> Result<Self, BoxError> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let client = HttpClient::new(format!("http://{}", listener.local_addr()?));
+        let settings = ServeSettings {
+            store: StoreSettings {
+                database_url: Secret::new(database_url),
+                data_dir: None,
+            },
+            listen: listener.local_addr()?,
+            nats_url,
+            roles: Role::value_variants_all().into_iter().collect(),
+            command_timeout: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(100),
+            token_keys: TokenKeySource::Ephemeral,
+            access_ttl: Duration::from_secs(3600),
+            bootstrap: (None, Some(Secret::new(OWNER_PASSWORD))),
+        };
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(serve(settings, domain, Some(listener), shutdown.clone()));
+        let ready = Instant::now();
+        while client.get("/readyz").await.map(|r| r.status).unwrap_or(0) != 200 {
+            if ready.elapsed() > Duration::from_secs(30) || task.is_finished() {
+                shutdown.cancel();
+                return Err(match task.await {
+                    Ok(Err(err)) => format!("the bench server failed: {err}").into(),
+                    _ => "the bench server did not become ready".into(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let authorization = format!("Bearer {}", client.login("owner", OWNER_PASSWORD).await?);
+        Ok(Self {
+            client,
+            authorization,
+            shutdown,
+            task,
+        })
+    }
+
+    /// Stops it and waits until it has.
+    pub(crate) async fn stop(self) -> Result<(), BoxError> {
+        self.shutdown.cancel();
+        self.task.await?
+    }
+}
