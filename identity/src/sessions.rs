@@ -70,17 +70,22 @@ fn invalid_code() -> IdentityError {
 }
 
 impl Identity {
+    /// The user a typed identifier names: as typed (without case), else in phone form — so a
+    /// service number written like a phone number (`0812-3456-789`) still finds its owner.
     async fn user_by_identifier(
         &self,
         tenant: &TenantId,
         identifier: &str,
     ) -> Result<Option<UserRow>, IdentityError> {
+        let typed = identifier.trim().to_lowercase();
+        let normalized = Identifier::lookup_key(identifier);
         let row: Option<UserRow> = read!(
             self.store(),
             fetch_optional,
             sqlx::query_as(&format!(
                 "SELECT {} FROM users u JOIN user_identifiers i ON i.user_id = u.user_id \
-                 WHERE i.tenant_id = $1 AND i.identifier = $2",
+                 WHERE i.tenant_id = $1 AND i.identifier IN ($2, $3) \
+                 ORDER BY CASE WHEN i.identifier = $2 THEN 0 ELSE 1 END LIMIT 1",
                 USER_COLUMNS
                     .split(", ")
                     .map(|c| format!("u.{c}"))
@@ -88,7 +93,8 @@ impl Identity {
                     .join(", ")
             ))
             .bind(tenant.as_str())
-            .bind(identifier)
+            .bind(typed)
+            .bind(normalized)
         )?;
         Ok(row)
     }
@@ -123,7 +129,7 @@ impl Identity {
         let key = Identifier::lookup_key(identifier);
         let now = self.now();
         let attempt = self.count_attempt(tenant, &key, ip, now).await?;
-        let row = self.user_by_identifier(tenant, &key).await?;
+        let row = self.user_by_identifier(tenant, identifier).await?;
         let ok = secrets::verify_password(
             self.password_params(),
             password.to_owned(),
@@ -473,8 +479,7 @@ impl Identity {
         tenant: &TenantId,
         identifier: &str,
     ) -> Result<(), IdentityError> {
-        let key = Identifier::lookup_key(identifier);
-        let Some(row) = self.user_by_identifier(tenant, &key).await? else {
+        let Some(row) = self.user_by_identifier(tenant, identifier).await? else {
             tracing::info!(%tenant, "password reset asked for an unknown identifier");
             return Ok(());
         };
@@ -566,9 +571,8 @@ impl Identity {
         identifier: &str,
         code: &str,
     ) -> Result<(User, String), IdentityError> {
-        let key = Identifier::lookup_key(identifier);
         let user = self
-            .user_by_identifier(tenant, &key)
+            .user_by_identifier(tenant, identifier)
             .await?
             .ok_or_else(invalid_code)?
             .into_user()?;

@@ -543,7 +543,7 @@ impl Identity {
                 "customers have no roles",
             ));
         }
-        self.check_owner_change(actor, &user).await?;
+        self.check_may_change(actor, &user).await?;
         self.check_grant(actor, &roles).await?;
         let was_owner = user.roles.iter().any(|r| r == "owner");
         let stays_owner = roles.iter().any(|r| r == "owner");
@@ -568,7 +568,7 @@ impl Identity {
         active: bool,
     ) -> Result<User, IdentityError> {
         let user = self.user(&actor.tenant, id).await?;
-        self.check_owner_change(actor, &user).await?;
+        self.check_may_change(actor, &user).await?;
         let (event, removes_owner) = if active {
             ("user.activated", false)
         } else {
@@ -602,15 +602,7 @@ impl Identity {
             secrets::check_password(p).map_err(|r| IdentityError::invalid("password", r))?;
         }
         let user = self.user(&actor.tenant, id).await?;
-        self.check_owner_change(actor, &user).await?;
-        // Whoever sets a password can sign in as that user: not as one holding more than they do.
-        let held = self.resolve_roles(&actor.tenant, &user.roles).await?;
-        if !actor.permissions.includes(held) {
-            return Err(IdentityError::forbidden(
-                "PERMISSION_ESCALATION",
-                "you may not reset the password of a user who holds more than you",
-            ));
-        }
+        self.check_may_change(actor, &user).await?;
         let (password, generated) = match password {
             Some(p) => (p, None),
             None => {
@@ -632,16 +624,21 @@ impl Identity {
         Ok(generated)
     }
 
-    /// Refuses a change to an owner by someone who is not an owner.
-    async fn check_owner_change(
-        &self,
-        actor: &Principal,
-        user: &User,
-    ) -> Result<(), IdentityError> {
+    /// Refuses a change to a user (roles, active, password) by someone who holds less than
+    /// they do — who could otherwise demote their superior or sign in as them — and to an owner
+    /// by anyone but an owner.
+    async fn check_may_change(&self, actor: &Principal, user: &User) -> Result<(), IdentityError> {
         if user.roles.iter().any(|r| r == "owner") && !actor.is_owner() {
             return Err(IdentityError::forbidden(
                 "OWNER_REQUIRED",
                 "only an owner can change an owner",
+            ));
+        }
+        let held = self.resolve_roles(&actor.tenant, &user.roles).await?;
+        if !actor.permissions.includes(held) {
+            return Err(IdentityError::forbidden(
+                "PERMISSION_ESCALATION",
+                "you may not change a user who holds more than you",
             ));
         }
         Ok(())

@@ -37,6 +37,7 @@ conformance!(
     audit_events_carry_no_secrets,
     tenants_are_isolated_from_each_other,
     identifiers_are_unique_across_kinds_within_a_tenant,
+    a_service_number_written_like_a_phone_number_logs_in_as_typed,
     nobody_grants_more_than_they_hold_and_the_last_owner_stays,
 );
 
@@ -1258,6 +1259,34 @@ async fn tenants_are_isolated_from_each_other(store: EventStore) {
 
 // 10. Identifiers.
 
+async fn a_service_number_written_like_a_phone_number_logs_in_as_typed(store: EventStore) {
+    let (identity, _clock) = service(&store);
+    let (t, owner) = tenant(&identity, "isp", None).await;
+    let customer = NewUser {
+        kind: UserKind::Customer,
+        username: None,
+        service_number: Some("0812-3456-789".into()),
+        ..staff("unused", "cust-pass-1", &[])
+    };
+    let user = add_user(&identity, &owner, customer).await;
+    let session = identity
+        .login(&t, "0812-3456-789", "cust-pass-1", "10.0.0.1")
+        .await
+        .unwrap();
+    assert_eq!(session.user.id, user.id);
+    // A phone number typed with dashes still finds a phone stored without them.
+    let phoned = NewUser {
+        phone: Some("0813 1111 2222".into()),
+        ..staff("rina", "rina-pass-1", &["staff"])
+    };
+    let rina = add_user(&identity, &owner, phoned).await;
+    let session = identity
+        .login(&t, "0813-1111-2222", "rina-pass-1", "10.0.0.1")
+        .await
+        .unwrap();
+    assert_eq!(session.user.id, rina.id);
+}
+
 async fn identifiers_are_unique_across_kinds_within_a_tenant(store: EventStore) {
     let (identity, _clock) = service(&store);
     let (t, owner) = tenant(&identity, "acme", None).await;
@@ -1476,6 +1505,19 @@ async fn nobody_grants_more_than_they_hold_and_the_last_owner_stays(store: Event
                 .admin_reset_password(&manager, &admin.id, Some("taken-over-1".into()))
                 .await
         ),
+        "PERMISSION_ESCALATION"
+    );
+    // Nor demote or deactivate someone who holds more than they do.
+    assert_eq!(
+        refused(
+            identity
+                .set_roles(&manager, &admin.id, vec!["staff".into()])
+                .await
+        ),
+        "PERMISSION_ESCALATION"
+    );
+    assert_eq!(
+        refused(identity.set_active(&manager, &admin.id, false).await),
         "PERMISSION_ESCALATION"
     );
     identity
