@@ -7,6 +7,8 @@ mod common;
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use catat::cli::Role;
 use catat::config::{ServeSettings, StoreSettings};
 use catat::http::HttpClient;
@@ -22,27 +24,40 @@ fn temp_dir(tag: &str) -> std::path::PathBuf {
 async fn the_binary_serves_embedded_from_an_empty_folder_and_answers_readyz_and_openapi() {
     let dir = temp_dir("embedded");
     std::fs::create_dir_all(&dir).unwrap();
+    let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/identity/testdata");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_catat"))
         .args(["serve", "--listen", "127.0.0.1:0"])
+        // EdDSA-signed access tokens, from key files.
+        .arg(format!("--jwt-private-key-file={keys}/ed25519-private.pem"))
+        .arg(format!("--jwt-public-key-file={keys}/ed25519-public.pem"))
         .current_dir(&dir)
         .env_remove("CATAT_DATABASE_URL")
         .env_remove("CATAT_NATS_URL")
         .env_remove("CATAT_DATA_DIR")
+        .env_remove("CATAT_JWT_SECRET")
+        .env_remove("CATAT_BOOTSTRAP_USERNAME")
+        .env_remove("CATAT_BOOTSTRAP_PASSWORD")
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(30), async {
+    let (base, password) = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut password = None;
         loop {
             let line = lines.next_line().await.unwrap().expect("catat exited");
+            // The first start prints the generated owner password, once, before it listens.
+            if line.starts_with("first start: tenant `default`, owner `owner`, password `") {
+                password = line.split('`').nth(5).map(str::to_owned);
+            }
             if let Some(rest) = line.strip_prefix("catat listening on ") {
-                return rest.split_whitespace().next().unwrap().to_owned();
+                return (rest.split_whitespace().next().unwrap().to_owned(), password);
             }
         }
     })
     .await
     .expect("catat did not say where it listens");
+    let password = password.expect("no generated owner password was printed");
     let client = HttpClient::new(base);
     let ready = client.get("/readyz").await.unwrap();
     assert_eq!(ready.status, 200, "{:?}", ready.json());
@@ -50,6 +65,31 @@ async fn the_binary_serves_embedded_from_an_empty_folder_and_answers_readyz_and_
     assert_eq!(doc.status, 200);
     assert!(doc.json()["paths"]["/v1/commands/{command_id}"].is_object());
     assert_eq!(client.get("/docs").await.unwrap().status, 200);
+    // The owner signs in with it (an EdDSA token) and must change it before anything else.
+    let session = client
+        .post_json(
+            "/v1/auth/login",
+            &json!({"identifier": "owner", "password": password}),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(session.status, 200, "{:?}", session.json());
+    let token = session.json()["access_token"].as_str().unwrap().to_owned();
+    let header = token.split('.').next().unwrap();
+    assert!(
+        String::from_utf8_lossy(&URL_SAFE_NO_PAD.decode(header).unwrap()).contains("EdDSA"),
+        "not an EdDSA token"
+    );
+    assert_eq!(session.json()["user"]["must_change_password"], true);
+    let blocked = client
+        .get_with(
+            "/v1/tenant",
+            &[("authorization", &format!("Bearer {token}"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(blocked.json()["code"], "PASSWORD_CHANGE_REQUIRED");
     assert!(
         dir.join("catat-data").join("catat.db").exists(),
         "data not under ./catat-data"

@@ -185,6 +185,23 @@ mod tests {
     }
 
     #[test]
+    fn eddsa_tokens_verify_with_the_public_key_only() {
+        let keys = TokenKeys::ed25519(
+            include_bytes!("../testdata/ed25519-private.pem"),
+            include_bytes!("../testdata/ed25519-public.pem"),
+        )
+        .expect("keys");
+        assert_eq!(keys.algorithm_name(), "EdDSA");
+        let now = Utc::now();
+        let token = keys.sign(&claims(now.timestamp() + 60)).expect("signs");
+        assert_eq!(keys.verify(&token, now).expect("valid").sub, "u1");
+        // An HS256 token is refused by an EdDSA verifier, whatever its secret.
+        let hs = TokenKeys::hs256(&[7u8; 32]).expect("key");
+        let forged = hs.sign(&claims(now.timestamp() + 60)).expect("signs");
+        assert_eq!(keys.verify(&forged, now), Err(TokenError::Invalid));
+    }
+
+    #[test]
     fn short_hs256_secrets_are_refused() {
         assert!(TokenKeys::hs256(b"too short").is_err());
     }
