@@ -170,6 +170,29 @@ async fn an_unknown_command_is_invalid_and_not_stored(store: EventStore) {
     );
 }
 
+/// Waits until every event appended so far is visible to global readers. On PostgreSQL an event
+/// stays invisible while any older transaction on the server is open — other tests run beside
+/// this one — so a projector driven "until idle" right after an append could stop short.
+async fn settle(store: &EventStore) {
+    let head = store.head_position().await.unwrap();
+    common::wait_until(
+        Duration::from_secs(10),
+        "appended events to become visible",
+        || async {
+            let seen = store
+                .read_all(
+                    schemas::LogPosition::START,
+                    &eventstore::LogFilter::default(),
+                    1000,
+                )
+                .await
+                .unwrap();
+            seen.last().map_or(0, |e| e.global_position) >= head
+        },
+    )
+    .await;
+}
+
 async fn drive_until_idle(step: &mut impl Step) -> usize {
     let mut total = 0;
     loop {
@@ -185,6 +208,7 @@ async fn a_projector_stops_on_an_event_it_cannot_apply_while_others_go_on(store:
     for by in [1, 13, 2] {
         commands.execute(increment("p-1", by)).await.unwrap();
     }
+    settle(&store).await;
     let poisoned = Arc::new(CounterTotals {
         name: "poisoned".to_owned(),
         version: 1.into(),
@@ -228,6 +252,7 @@ async fn a_projector_whose_version_changed_is_rebuilt_to_what_a_fresh_one_builds
     for (id, by) in [("r-1", 1), ("r-2", 2), ("r-1", 3)] {
         commands.execute(increment(id, by)).await.unwrap();
     }
+    settle(&store).await;
     let projector = CounterTotals::new("rebuilt");
     drive_until_idle(&mut ProjectorStep::new(store.clone(), projector.clone(), 2)).await;
     let before = totals(&store, "rebuilt").await;
@@ -243,6 +268,7 @@ async fn a_projector_whose_version_changed_is_rebuilt_to_what_a_fresh_one_builds
     tx.commit().await.unwrap();
     projector.version.store(2, Ordering::Relaxed);
     commands.execute(increment("r-2", 5)).await.unwrap();
+    settle(&store).await;
     drive_until_idle(&mut ProjectorStep::new(store.clone(), projector.clone(), 2)).await;
     assert_eq!(
         totals(&store, "rebuilt").await,
