@@ -82,15 +82,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 "send the body as application/json",
             ));
         }
+        let too_large = || {
+            ApiError::refused(
+                413,
+                "PAYLOAD_TOO_LARGE",
+                format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        };
+        // Refused from its announced length, before a byte of it is read; a body without one
+        // (chunked) is cut off at the limit while it is read.
+        let announced = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(too_large());
+        }
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::refused(
-                        413,
-                        "PAYLOAD_TOO_LARGE",
-                        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-                    )
+                    too_large()
                 } else {
                     ApiError::Malformed(vec![FieldError {
                         field: "body".into(),
