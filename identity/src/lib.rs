@@ -12,7 +12,10 @@ mod api_keys;
 mod db;
 mod error;
 mod identifiers;
+mod lockouts;
 pub mod permissions;
+mod resets;
+mod roles;
 pub mod secrets;
 mod sessions;
 mod tenants;
@@ -29,12 +32,14 @@ use schemas::TenantId;
 pub use api_keys::{ApiKey, NewApiKey};
 pub use error::IdentityError;
 pub use identifiers::{Identifier, IdentifierKind};
+pub use lockouts::Lockout;
 pub use permissions::{Action, BuiltInRole, Module, Permission, Permissions};
+pub use roles::Role;
 pub use secrets::PasswordParams;
-pub use sessions::{Lockout, Session};
+pub use sessions::Session;
 pub use tenants::{Bootstrapped, NewTenant, Tenant, TenantPatch};
 pub use tokens::{AccessClaims, TokenError, TokenKeys};
-pub use users::{NewUser, Role, User, UserFilter, UserKind};
+pub use users::{NewUser, User, UserFilter, UserKind};
 
 /// The current time. Injected so tests can move it (lockouts, quotas, expiries).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;

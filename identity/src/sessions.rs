@@ -1,14 +1,14 @@
 //! Sessions: login (with lockout), access and refresh tokens (rotated, reuse revokes the
-//! family), logout, password change, and password reset by one-time code.
+//! family), logout and password change.
 
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use chrono::Duration as ChronoDuration;
 use schemas::TenantId;
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::{at, audit, execute, execute_tx, in_tx, millis, read, write};
-use crate::identifiers::{Identifier, mask};
+use crate::db::{execute, execute_tx, in_tx, millis, read};
+use crate::identifiers::Identifier;
 use crate::tokens::AccessClaims;
 use crate::users::{USER_COLUMNS, User, UserKind, UserRow};
 use crate::{Identity, IdentityError, Principal, secrets};
@@ -30,27 +30,7 @@ pub struct Session {
     pub permissions: Vec<String>,
 }
 
-/// A locked identifier.
-#[derive(Debug, Clone, Serialize)]
-pub struct Lockout {
-    /// The identifier as typed (normalized).
-    pub identifier: String,
-    /// The address the failures came from.
-    pub ip: String,
-    /// Failed logins counted.
-    pub failures: i64,
-    /// Locked until then.
-    pub locked_until: DateTime<Utc>,
-}
-
-const RESET_PURPOSE: &str = "password_reset";
-
-/// At most this many reset codes per user per [`RESET_CODE_WINDOW`]; more requests are answered
-/// alike and send nothing.
-const RESET_CODES_PER_WINDOW: i64 = 3;
-const RESET_CODE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-fn chrono(d: std::time::Duration) -> ChronoDuration {
+pub(crate) fn chrono(d: std::time::Duration) -> ChronoDuration {
     ChronoDuration::from_std(d).unwrap_or(ChronoDuration::MAX)
 }
 
@@ -61,18 +41,10 @@ fn invalid_credentials() -> IdentityError {
     )
 }
 
-fn invalid_code() -> IdentityError {
-    IdentityError::refused(
-        422,
-        "OTP_INVALID",
-        "the code is wrong, expired or already used",
-    )
-}
-
 impl Identity {
     /// The user a typed identifier names: as typed (without case), else in phone form — so a
     /// service number written like a phone number (`0812-3456-789`) still finds its owner.
-    async fn user_by_identifier(
+    pub(crate) async fn user_by_identifier(
         &self,
         tenant: &TenantId,
         identifier: &str,
@@ -167,88 +139,6 @@ impl Identity {
         let session = self.issue(user, &family).await?;
         tracing::info!(user = %session.user.id, "logged in");
         Ok(session)
-    }
-
-    /// Counts a login attempt before its password is checked, so attempts sent at once cannot
-    /// outnumber the threshold; a success clears the count. Returns the attempt's number within
-    /// the lockout window, or `LOGIN_LOCKED` when the identifier is locked from this address
-    /// (or this attempt is past the threshold). A count older than the window, or an expired
-    /// lock, starts over.
-    async fn count_attempt(
-        &self,
-        tenant: &TenantId,
-        key: &str,
-        ip: &str,
-        now: DateTime<Utc>,
-    ) -> Result<i64, IdentityError> {
-        let window_start = millis(now - chrono(self.settings().lockout_duration));
-        let counted: Option<i64> = write!(
-            self.store(),
-            fetch_optional,
-            sqlx::query_scalar(
-                "INSERT INTO login_failures (tenant_id, identifier, ip, failures, first_failed_at, locked_until) \
-                 VALUES ($1, $2, $3, 1, $4, NULL) \
-                 ON CONFLICT (tenant_id, identifier, ip) DO UPDATE SET \
-                   failures = CASE WHEN login_failures.first_failed_at <= $5 THEN 1 \
-                                   ELSE login_failures.failures + 1 END, \
-                   first_failed_at = CASE WHEN login_failures.first_failed_at <= $5 THEN $4 \
-                                   ELSE login_failures.first_failed_at END, \
-                   locked_until = NULL \
-                 WHERE login_failures.locked_until IS NULL OR login_failures.locked_until <= $4 \
-                 RETURNING failures"
-            )
-            .bind(tenant.as_str())
-            .bind(key)
-            .bind(ip)
-            .bind(millis(now))
-            .bind(window_start)
-        )?;
-        match counted {
-            Some(n) if n <= self.settings().lockout_threshold => Ok(n),
-            Some(_) => Err(locked(self.lock(tenant, key, ip, now).await?, now)),
-            None => {
-                let until: Option<Option<i64>> = read!(
-                    self.store(),
-                    fetch_optional,
-                    sqlx::query_scalar(
-                        "SELECT locked_until FROM login_failures \
-                         WHERE tenant_id = $1 AND identifier = $2 AND ip = $3"
-                    )
-                    .bind(tenant.as_str())
-                    .bind(key)
-                    .bind(ip)
-                )?;
-                let until = until
-                    .flatten()
-                    .unwrap_or_else(|| millis(now + chrono(self.settings().lockout_duration)));
-                Err(locked(until, now))
-            }
-        }
-    }
-
-    /// Locks an identifier from an address (unless it is locked already); when it ends.
-    async fn lock(
-        &self,
-        tenant: &TenantId,
-        key: &str,
-        ip: &str,
-        now: DateTime<Utc>,
-    ) -> Result<i64, IdentityError> {
-        let until = millis(now + chrono(self.settings().lockout_duration));
-        let locked: Option<i64> = write!(
-            self.store(),
-            fetch_optional,
-            sqlx::query_scalar(
-                "UPDATE login_failures SET locked_until = COALESCE(locked_until, $4) \
-                 WHERE tenant_id = $1 AND identifier = $2 AND ip = $3 RETURNING locked_until"
-            )
-            .bind(tenant.as_str())
-            .bind(key)
-            .bind(ip)
-            .bind(until)
-        )?;
-        tracing::warn!(%tenant, ip, "login locked after repeated failures");
-        Ok(locked.unwrap_or(until))
     }
 
     /// Builds a session: a refresh token in `family` and an access token.
@@ -470,287 +360,4 @@ impl Identity {
         let user = self.user(&principal.tenant, user_id).await?;
         self.issue(user, &Uuid::now_v7().to_string()).await
     }
-
-    /// Starts a password reset: a 6-digit code, valid 5 minutes, stored hashed, queued in the
-    /// notification outbox for the user's phone (else email). Answers the same whether or not
-    /// the identifier exists.
-    pub async fn request_password_reset(
-        &self,
-        tenant: &TenantId,
-        identifier: &str,
-    ) -> Result<(), IdentityError> {
-        let Some(row) = self.user_by_identifier(tenant, identifier).await? else {
-            tracing::info!(%tenant, "password reset asked for an unknown identifier");
-            return Ok(());
-        };
-        let user = row.into_user()?;
-        let Some((channel, destination)) = user
-            .phone
-            .clone()
-            .map(|p| ("sms", p))
-            .or_else(|| user.email.clone().map(|e| ("email", e)))
-        else {
-            tracing::warn!(%tenant, user = %user.id, "password reset asked, but the user has no phone or email");
-            return Ok(());
-        };
-        let now = self.now();
-        // Each code allows five guesses; capping codes per user caps guesses per hour too.
-        let recent: i64 = read!(
-            self.store(),
-            fetch_one,
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM one_time_codes WHERE tenant_id = $1 AND user_id = $2 \
-                 AND purpose = $3 AND created_at > $4"
-            )
-            .bind(tenant.as_str())
-            .bind(&user.id)
-            .bind(RESET_PURPOSE)
-            .bind(millis(now - chrono(RESET_CODE_WINDOW)))
-        )?;
-        if recent >= RESET_CODES_PER_WINDOW {
-            tracing::warn!(%tenant, user = %user.id, recent, "password reset asked too often; no code sent");
-            return Ok(());
-        }
-        let code = secrets::random_otp();
-        let code_id = Uuid::now_v7().to_string();
-        let mut tx = self.store().begin().await?;
-        execute_tx!(
-            &mut tx,
-            sqlx::query(
-                "UPDATE one_time_codes SET voided_at = $4 WHERE tenant_id = $1 AND user_id = $2 \
-                 AND purpose = $3 AND used_at IS NULL AND voided_at IS NULL"
-            )
-            .bind(tenant.as_str())
-            .bind(&user.id)
-            .bind(RESET_PURPOSE)
-            .bind(millis(now))
-        )?;
-        execute_tx!(
-            &mut tx,
-            sqlx::query(
-                "INSERT INTO one_time_codes (code_id, tenant_id, user_id, purpose, code_hash, \
-                 expires_at, failed_attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)"
-            )
-            .bind(&code_id)
-            .bind(tenant.as_str())
-            .bind(&user.id)
-            .bind(RESET_PURPOSE)
-            .bind(code_digest(&code_id, &code))
-            .bind(millis(now + chrono(self.settings().otp_ttl)))
-            .bind(millis(now))
-        )?;
-        let minutes = self.settings().otp_ttl.as_secs() / 60;
-        execute_tx!(
-            &mut tx,
-            sqlx::query(
-                "INSERT INTO notification_outbox (message_id, tenant_id, user_id, channel, \
-                 destination, template, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            )
-            .bind(Uuid::now_v7().to_string())
-            .bind(tenant.as_str())
-            .bind(&user.id)
-            .bind(channel)
-            .bind(&destination)
-            .bind("password_reset_code")
-            .bind(format!(
-                "Your catat password reset code is {code}. It expires in {minutes} minutes. \
-                 Do not share it."
-            ))
-            .bind(millis(now))
-        )?;
-        tx.commit().await?;
-        tracing::info!(%tenant, user = %user.id, channel, to = %mask(&destination), "password reset code queued");
-        Ok(())
-    }
-
-    /// The live reset code of the user an identifier names: checked against `code`, counting a
-    /// wrong guess (the fifth voids it). Returns the user and the code's id.
-    async fn check_reset_code(
-        &self,
-        tenant: &TenantId,
-        identifier: &str,
-        code: &str,
-    ) -> Result<(User, String), IdentityError> {
-        let user = self
-            .user_by_identifier(tenant, identifier)
-            .await?
-            .ok_or_else(invalid_code)?
-            .into_user()?;
-        let now = millis(self.now());
-        let max_attempts = self.settings().otp_max_attempts;
-        // A guess is counted before it is compared, in one statement, so guesses sent at once
-        // cannot outnumber the attempts a code allows; a right guess gives its count back.
-        let live: Option<(String, String, i64)> = write!(
-            self.store(),
-            fetch_optional,
-            sqlx::query_as(
-                "UPDATE one_time_codes SET failed_attempts = failed_attempts + 1 \
-                 WHERE code_id = (SELECT code_id FROM one_time_codes WHERE tenant_id = $1 \
-                   AND user_id = $2 AND purpose = $3 AND used_at IS NULL AND voided_at IS NULL \
-                   AND expires_at > $4 ORDER BY created_at DESC LIMIT 1) \
-                 AND used_at IS NULL AND voided_at IS NULL AND failed_attempts < $5 \
-                 RETURNING code_id, code_hash, failed_attempts"
-            )
-            .bind(tenant.as_str())
-            .bind(&user.id)
-            .bind(RESET_PURPOSE)
-            .bind(now)
-            .bind(max_attempts)
-        )?;
-        let Some((code_id, hash, attempts)) = live else {
-            return Err(invalid_code());
-        };
-        if secrets::digests_match(&code_digest(&code_id, code.trim()), &hash) {
-            execute!(
-                self.store(),
-                sqlx::query(
-                    "UPDATE one_time_codes SET failed_attempts = failed_attempts - 1 \
-                     WHERE code_id = $1"
-                )
-                .bind(&code_id)
-            )?;
-            return Ok((user, code_id));
-        }
-        if attempts >= max_attempts {
-            execute!(
-                self.store(),
-                sqlx::query(
-                    "UPDATE one_time_codes SET voided_at = $2 \
-                     WHERE code_id = $1 AND voided_at IS NULL"
-                )
-                .bind(&code_id)
-                .bind(now)
-            )?;
-        }
-        Err(invalid_code())
-    }
-
-    /// Checks a reset code without using it up.
-    pub async fn verify_reset_code(
-        &self,
-        tenant: &TenantId,
-        identifier: &str,
-        code: &str,
-    ) -> Result<(), IdentityError> {
-        self.check_reset_code(tenant, identifier, code)
-            .await
-            .map(|_| ())
-    }
-
-    /// Sets a new password with a reset code, which is used up; ends the user's sessions.
-    pub async fn reset_password(
-        &self,
-        tenant: &TenantId,
-        identifier: &str,
-        code: &str,
-        new: &str,
-    ) -> Result<(), IdentityError> {
-        secrets::check_password(new).map_err(|r| IdentityError::invalid("password", r))?;
-        let (user, code_id) = self.check_reset_code(tenant, identifier, code).await?;
-        let hash = secrets::hash_password(self.password_params(), new.to_owned()).await?;
-        let mut tx = self.store().begin().await?;
-        let used = execute_tx!(
-            &mut tx,
-            sqlx::query(
-                "UPDATE one_time_codes SET used_at = $2 \
-                 WHERE code_id = $1 AND used_at IS NULL AND voided_at IS NULL"
-            )
-            .bind(&code_id)
-            .bind(millis(self.now()))
-        )?;
-        if used != 1 {
-            // Used by a concurrent reset a moment ago.
-            tx.rollback().await?;
-            return Err(invalid_code());
-        }
-        self.store_password_in(
-            &mut tx,
-            tenant,
-            &user.id,
-            &hash,
-            false,
-            "user.password_reset",
-            &format!("user:{}", user.id),
-            json!({"by": "one_time_code"}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Identifiers locked now.
-    pub async fn lockouts(&self, tenant: &TenantId) -> Result<Vec<Lockout>, IdentityError> {
-        let rows: Vec<(String, String, i64, i64)> = read!(
-            self.store(),
-            fetch_all,
-            sqlx::query_as(
-                "SELECT identifier, ip, failures, locked_until FROM login_failures \
-                 WHERE tenant_id = $1 AND locked_until > $2 ORDER BY locked_until DESC LIMIT 500"
-            )
-            .bind(tenant.as_str())
-            .bind(millis(self.now()))
-        )?;
-        Ok(rows
-            .into_iter()
-            .map(|(identifier, ip, failures, until)| Lockout {
-                identifier,
-                ip,
-                failures,
-                locked_until: at(until),
-            })
-            .collect())
-    }
-
-    /// Lifts the lockout of an identifier (from one address, or all). Returns how many were
-    /// lifted.
-    pub async fn unblock(
-        &self,
-        actor: &Principal,
-        identifier: &str,
-        ip: Option<&str>,
-    ) -> Result<u64, IdentityError> {
-        let key = Identifier::lookup_key(identifier);
-        let mut tx = self.store().begin().await?;
-        let lifted = execute_tx!(
-            &mut tx,
-            sqlx::query(
-                "DELETE FROM login_failures WHERE tenant_id = $1 AND identifier = $2 \
-                 AND ($3 IS NULL OR ip = $3)"
-            )
-            .bind(actor.tenant.as_str())
-            .bind(&key)
-            .bind(ip)
-        )?;
-        if lifted == 0 {
-            tx.rollback().await?;
-            return Ok(0);
-        }
-        audit(
-            &mut tx,
-            &actor.tenant,
-            ("login_lockout", actor.tenant.as_str()),
-            "login.unblocked",
-            json!({"identifier": key, "ip": ip}),
-            &actor.actor(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(lifted)
-    }
-}
-
-fn locked(until: i64, now: DateTime<Utc>) -> IdentityError {
-    let seconds = ((until - millis(now)) as u64).div_ceil(1000).max(1);
-    IdentityError::Throttled {
-        code: "LOGIN_LOCKED",
-        message: format!(
-            "too many failed logins; try again in {} minutes or ask staff to unblock",
-            seconds.div_ceil(60)
-        ),
-        retry_after: seconds,
-    }
-}
-
-fn code_digest(code_id: &str, code: &str) -> String {
-    secrets::digest(&format!("{code_id}:{code}"))
 }
