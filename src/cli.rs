@@ -148,6 +148,10 @@ pub struct ServeArgs {
     /// The first owner's password; generated and printed once when not given.
     #[arg(long, env = "CATAT_BOOTSTRAP_PASSWORD", hide_env_values = true)]
     pub bootstrap_password: Option<crate::Secret>,
+    /// Proxies (CIDRs, comma-separated) whose `X-Forwarded-For` names the client, for API key
+    /// allowlists and login lockouts [default: none; the socket peer is the client].
+    #[arg(long, env = "CATAT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
     /// How long access tokens live, in seconds [default: 900].
     #[arg(long, env = "CATAT_ACCESS_TOKEN_TTL_S")]
     pub access_token_ttl_s: Option<u64>,

@@ -32,6 +32,7 @@ struct FileConfig {
     jwt_private_key_file: Option<PathBuf>,
     jwt_public_key_file: Option<PathBuf>,
     access_token_ttl_s: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 fn read_file(explicit: Option<&Path>) -> Result<FileConfig, BoxError> {
@@ -110,6 +111,8 @@ pub struct ServeSettings {
     pub token_keys: TokenKeySource,
     /// How long access tokens live.
     pub access_ttl: Duration,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The first owner's username and password (the first start creates them).
     pub bootstrap: (Option<String>, Option<Secret>),
 }
@@ -202,6 +205,20 @@ impl ServeSettings {
                     .unwrap_or(900)
                     .clamp(10, 24 * 3600),
             ),
+            trusted_proxies: args
+                .trusted_proxies
+                .clone()
+                .or_else(|| file.trusted_proxies.clone())
+                .unwrap_or_default()
+                .iter()
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| {
+                    let p = p.trim();
+                    p.parse::<ipnet::IpNet>()
+                        .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| format!("trusted_proxies: `{p}` is not an address or CIDR"))
+                })
+                .collect::<Result<_, _>>()?,
             // An empty variable (as compose passes an unset one) means "not given".
             bootstrap: (
                 args.bootstrap_username.clone().filter(|u| !u.is_empty()),

@@ -157,6 +157,7 @@ pub async fn serve(
             AppState::new(bus.clone(), store.clone(), identity).with_openapi(domain.openapi);
         state.metrics = metrics.clone();
         state.command_deadline = settings.command_timeout;
+        state.trusted_proxies = Arc::new(settings.trusted_proxies.clone());
         let router = api::router(state, domain.routes);
         announce(&settings, address);
         let token = shutdown.clone();

@@ -30,6 +30,10 @@ struct Server {
 }
 
 async fn start() -> Server {
+    start_with(Vec::new()).await
+}
+
+async fn start_with(trusted_proxies: Vec<ipnet::IpNet>) -> Server {
     let dir = std::env::temp_dir().join(format!("catat-access-{}", uuid::Uuid::now_v7().simple()));
     let url = format!("sqlite:{}", dir.join("catat.db").display());
     let (token_keys, access_ttl, bootstrap) = common::auth_settings();
@@ -45,6 +49,7 @@ async fn start() -> Server {
         poll_interval: Duration::from_millis(50),
         token_keys,
         access_ttl,
+        trusted_proxies,
         bootstrap,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -829,5 +834,76 @@ async fn bad_input_is_a_4xx_problem_with_field_errors_and_writes_nothing() {
     );
 
     assert_eq!(users().await, before, "a refused request wrote a user");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn behind_a_trusted_proxy_the_forwarded_client_address_is_the_one_checked() {
+    let server = start_with(vec!["127.0.0.1/32".parse().unwrap()]).await;
+    let client = server.client.clone();
+    let owner = vec![bearer(
+        &token(&client, "default", "owner", common::OWNER_PASSWORD).await,
+    )];
+    let key = api_key(
+        &client,
+        &owner,
+        &["settings:view".to_owned()],
+        &["203.0.113.0/24"],
+    )
+    .await;
+    let from = |forwarded: Option<&str>| {
+        let mut headers = vec![("x-api-key".to_owned(), key.clone())];
+        if let Some(f) = forwarded {
+            headers.push(("x-forwarded-for".to_owned(), f.to_owned()));
+        }
+        headers
+    };
+    let r = call(
+        &client,
+        &Method::GET,
+        "/v1/tenant",
+        &from(Some("203.0.113.9")),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let r = call(&client, &Method::GET, "/v1/tenant", &from(None), None).await;
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (403, json!("IP_NOT_ALLOWED"))
+    );
+    let r = call(
+        &client,
+        &Method::GET,
+        "/v1/tenant",
+        &from(Some("198.51.100.7")),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    server.stop().await;
+
+    // Without trusted proxies the header is the client's own claim, and ignored.
+    let server = start().await;
+    let client = server.client.clone();
+    let owner = vec![bearer(
+        &token(&client, "default", "owner", common::OWNER_PASSWORD).await,
+    )];
+    let key = api_key(
+        &client,
+        &owner,
+        &["settings:view".to_owned()],
+        &["203.0.113.0/24"],
+    )
+    .await;
+    let headers = vec![
+        ("x-api-key".to_owned(), key),
+        ("x-forwarded-for".to_owned(), "203.0.113.9".to_owned()),
+    ];
+    let r = call(&client, &Method::GET, "/v1/tenant", &headers, None).await;
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (403, json!("IP_NOT_ALLOWED"))
+    );
     server.stop().await;
 }

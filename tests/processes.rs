@@ -57,6 +57,7 @@ async fn child_node() {
         poll_interval: Duration::from_millis(50),
         token_keys: common::auth_settings().0,
         access_ttl: common::auth_settings().1,
+        trusted_proxies: Vec::new(),
         bootstrap: common::auth_settings().2,
     };
     let shutdown = CancellationToken::new();
@@ -215,6 +216,7 @@ async fn api_server(
         poll_interval: Duration::from_millis(50),
         token_keys: common::auth_settings().0,
         access_ttl: common::auth_settings().1,
+        trusted_proxies: Vec::new(),
         bootstrap: common::auth_settings().2,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -115,6 +115,7 @@ async fn embedded(
         poll_interval: Duration::from_millis(50),
         token_keys: common::auth_settings().0,
         access_ttl: common::auth_settings().1,
+        trusted_proxies: Vec::new(),
         bootstrap: common::auth_settings().2,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -231,7 +231,8 @@ pub(crate) async fn authorize(
         return ApiError::refused(403, "ROUTE_NOT_AUTHORIZED", "this route has no access rule")
             .into_response();
     };
-    match decide(&gate.state, access, request.headers(), client_ip(&request)).await {
+    let ip = client_ip(&request, &gate.state.trusted_proxies);
+    match decide(&gate.state, access, request.headers(), ip).await {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             next.run(request).await
@@ -240,12 +241,47 @@ pub(crate) async fn authorize(
     }
 }
 
-fn client_ip(request: &Request) -> Option<IpAddr> {
-    request
+/// The client's address: the socket peer, or — when the peer is a trusted proxy — the nearest
+/// address in `X-Forwarded-For` that is not itself a trusted proxy.
+fn client_ip(request: &Request, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0.ip())?;
+    forwarded_client(peer, request.headers(), trusted)
 }
+
+fn forwarded_client(
+    peer: IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> Option<IpAddr> {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let hops: Vec<&str> = headers
+        .get_all(FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    // Right to left: each trusted hop vouches for the one before it; an unreadable hop ends
+    // what can be believed.
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else { break };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    Some(client)
+}
+
+/// The header proxies append the client address to.
+const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 async fn decide(
     state: &AppState,
@@ -346,4 +382,46 @@ async fn decide(
         principal: Some(principal),
         ip,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("ip")
+    }
+
+    fn forwarded(value: &str) -> axum::http::HeaderMap {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(FORWARDED_FOR, value.parse().expect("header"));
+        headers
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+        let trusted = ["10.0.0.0/8".parse().expect("cidr")];
+        let spoofed = forwarded("203.0.113.9");
+        // Straight from a client: its own address, whatever it claims.
+        assert_eq!(
+            forwarded_client(ip("198.51.100.1"), &spoofed, &trusted),
+            Some(ip("198.51.100.1"))
+        );
+        // Through the proxy: the client the proxy saw.
+        assert_eq!(
+            forwarded_client(ip("10.0.0.2"), &spoofed, &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        // A client that prepends a fake hop is still named by the proxy's own entry.
+        let chain = forwarded("1.2.3.4, 203.0.113.9, 10.0.0.3");
+        assert_eq!(
+            forwarded_client(ip("10.0.0.2"), &chain, &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        // Trusting nothing: the peer.
+        assert_eq!(
+            forwarded_client(ip("10.0.0.2"), &spoofed, &[]),
+            Some(ip("10.0.0.2"))
+        );
+    }
 }

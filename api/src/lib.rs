@@ -48,6 +48,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// How long a request waits for a command's reply.
     pub command_deadline: Duration,
+    /// Proxies whose `X-Forwarded-For` names the client (for allowlists and lockouts).
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// The OpenAPI document served at `/v1/openapi.json`.
     pub openapi: Arc<utoipa::openapi::OpenApi>,
 }
@@ -72,6 +74,7 @@ impl AppState {
             identity,
             metrics: Arc::new(Metrics::default()),
             command_deadline: Duration::from_secs(10),
+            trusted_proxies: Arc::new(Vec::new()),
             openapi: Arc::new(ApiDoc::openapi()),
         }
     }

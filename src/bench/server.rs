@@ -45,6 +45,7 @@ impl BenchServer {
             poll_interval: Duration::from_millis(100),
             token_keys: TokenKeySource::Ephemeral,
             access_ttl: Duration::from_secs(3600),
+            trusted_proxies: Vec::new(),
             bootstrap: (None, Some(Secret::new(OWNER_PASSWORD))),
         };
         let shutdown = CancellationToken::new();
