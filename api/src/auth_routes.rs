@@ -6,45 +6,59 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::auth::{Access, Caller, Routes};
 use crate::body::JsonBody;
 use crate::{ApiError, AppState, FieldError};
 
-#[derive(Debug, Deserialize)]
-struct LoginBody {
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct LoginBody {
+    /// Email, username, phone or service number.
     identifier: String,
+    /// The password.
     password: String,
 }
 
-#[derive(Debug, Deserialize)]
-struct RefreshBody {
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct RefreshBody {
+    /// The refresh token of the session.
     refresh_token: String,
 }
 
-#[derive(Debug, Deserialize)]
-struct ChangePasswordBody {
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ChangePasswordBody {
+    /// The password now.
     current_password: String,
+    /// The new password: 8 to 256 characters.
     new_password: String,
+    /// The new password again.
     new_password_confirmation: String,
 }
 
-#[derive(Debug, Deserialize)]
-struct ForgotBody {
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ForgotBody {
+    /// Email, username, phone or service number.
     identifier: String,
 }
 
-#[derive(Debug, Deserialize)]
-struct VerifyBody {
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct VerifyBody {
+    /// Email, username, phone or service number.
     identifier: String,
+    /// The 6-digit code.
     code: String,
 }
 
-#[derive(Debug, Deserialize)]
-struct ResetBody {
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ResetBody {
+    /// Email, username, phone or service number.
     identifier: String,
+    /// The 6-digit code.
     code: String,
+    /// The new password: 8 to 256 characters.
     password: String,
+    /// The new password again.
     password_confirmation: String,
 }
 
@@ -61,7 +75,19 @@ fn ip_text(caller: &Caller) -> String {
         .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
-async fn login(
+/// Log in with an identifier and a password.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    tag = "auth",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "access_token, refresh_token, token_type, expires_in, user, permissions"),
+        (status = "4XX", description = "A problem", body = crate::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "LOGIN_LOCKED, with Retry-After", body = crate::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn login(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<LoginBody>,
@@ -78,14 +104,36 @@ async fn login(
     Ok(Json(session).into_response())
 }
 
-async fn refresh(
+/// Trade a refresh token for a new pair; each refresh token works once.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/refresh",
+    tag = "auth",
+    request_body = RefreshBody,
+    responses(
+        (status = 200, description = "access_token, refresh_token, token_type, expires_in, user, permissions"),
+        (status = "4XX", description = "A problem", body = crate::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn refresh(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<Response, ApiError> {
     Ok(Json(state.identity.refresh(&body.refresh_token).await?).into_response())
 }
 
-async fn logout(
+/// End the session a refresh token belongs to.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout",
+    tag = "auth",
+    request_body = RefreshBody,
+    responses(
+        (status = 204, description = "The session is ended"),
+        (status = "4XX", description = "A problem", body = crate::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn logout(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<StatusCode, ApiError> {
@@ -93,7 +141,20 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+/// The signed-in user.
+#[utoipa::path(
+    get,
+    path = "/v1/auth/me",
+    tag = "auth",
+    responses(
+        (status = 200, description = "user, permissions, tenant"),
+        (status = "4XX", description = "A problem", body = crate::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
     let principal = caller.principal()?;
     let user = state.identity.me(principal).await?;
     let tenant = state.identity.tenant(&caller.tenant).await?;
@@ -105,7 +166,18 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<Response, A
     .into_response())
 }
 
-async fn change_password(
+/// Change your password; other sessions end.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/password",
+    tag = "auth",
+    request_body = ChangePasswordBody,
+    responses(
+        (status = 200, description = "access_token, refresh_token, token_type, expires_in, user, permissions"),
+        (status = "4XX", description = "A problem", body = crate::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<ChangePasswordBody>,
@@ -124,7 +196,18 @@ async fn change_password(
     Ok(Json(session).into_response())
 }
 
-async fn forgot(
+/// Send a reset code to the user's phone or email.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/password/forgot",
+    tag = "auth",
+    request_body = ForgotBody,
+    responses(
+        (status = 202, description = "Accepted, whether or not the identifier exists"),
+        (status = "4XX", description = "A problem", body = crate::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn forgot(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<ForgotBody>,
@@ -144,7 +227,18 @@ async fn forgot(
         .into_response())
 }
 
-async fn verify(
+/// Check a reset code without using it.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/password/verify",
+    tag = "auth",
+    request_body = VerifyBody,
+    responses(
+        (status = 200, description = "{\"valid\": true}"),
+        (status = "4XX", description = "A problem", body = crate::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn verify(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<VerifyBody>,
@@ -156,7 +250,18 @@ async fn verify(
     Ok(Json(json!({"valid": true})).into_response())
 }
 
-async fn reset(
+/// Set a new password with a reset code.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/password/reset",
+    tag = "auth",
+    request_body = ResetBody,
+    responses(
+        (status = 204, description = "The password is set; sessions end"),
+        (status = "4XX", description = "A problem", body = crate::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn reset(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<ResetBody>,

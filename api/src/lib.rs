@@ -95,7 +95,20 @@ impl AppState {
         title = "catat",
         description = "Orders, bookings and invoices as event-sourced aggregates"
     ),
-    paths(ops::healthz, ops::readyz, ops::metrics, commands::command_result),
+    paths(
+        ops::healthz,
+        ops::readyz,
+        ops::metrics,
+        commands::command_result,
+        auth_routes::login,
+        auth_routes::refresh,
+        auth_routes::logout,
+        auth_routes::me,
+        auth_routes::change_password,
+        auth_routes::forgot,
+        auth_routes::verify,
+        auth_routes::reset,
+    ),
     components(schemas(Problem, FieldError, StoredCommand, CommandAccepted))
 )]
 pub struct ApiDoc;
