@@ -227,10 +227,10 @@ impl Identity {
         let rows: Vec<KeyRow> = read!(
             self.store(),
             fetch_all,
-            sqlx::query_as(&format!(
-                "SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 \
+            sqlx::query_as(
+                "SELECT * FROM api_keys WHERE tenant_id = $1 \
                  ORDER BY created_at DESC, key_id DESC LIMIT $2 OFFSET $3"
-            ))
+            )
             .bind(tenant.as_str())
             .bind(limit)
             .bind(offset)
@@ -247,11 +247,9 @@ impl Identity {
         let row: Option<KeyRow> = read!(
             self.store(),
             fetch_optional,
-            sqlx::query_as(&format!(
-                "SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND key_id = $2"
-            ))
-            .bind(tenant.as_str())
-            .bind(id)
+            sqlx::query_as("SELECT * FROM api_keys WHERE tenant_id = $1 AND key_id = $2")
+                .bind(tenant.as_str())
+                .bind(id)
         )?;
         row.ok_or_else(|| IdentityError::not_found("API_KEY_NOT_FOUND", "no such API key"))?
             .into_key()
@@ -304,24 +302,20 @@ impl Identity {
             return Err(unauthorized_key());
         };
         let prefix = format!("{KEY_MARK}_{id}");
-        let row: Option<(KeyRow, String)> = {
-            let found: Option<KeyRowWithZone> = read!(
-                self.store(),
-                fetch_optional,
-                sqlx::query_as(&format!(
-                    "SELECT {}, t.time_zone FROM api_keys k JOIN tenants t ON t.tenant_id = k.tenant_id \
-                     WHERE k.prefix = $1",
-                    KEY_COLUMNS
-                        .split(", ")
-                        .map(|c| format!("k.{c}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-                .bind(&prefix)
-            )?;
-            found.map(|f| (f.key, f.time_zone))
-        };
-        let Some((row, time_zone)) = row else {
+        let found: Option<KeyRowWithZone> = read!(
+            self.store(),
+            fetch_optional,
+            sqlx::query_as(
+                "SELECT k.*, t.time_zone FROM api_keys k JOIN tenants t ON t.tenant_id = k.tenant_id \
+                 WHERE k.prefix = $1"
+            )
+            .bind(&prefix)
+        )?;
+        let Some(KeyRowWithZone {
+            key: row,
+            time_zone,
+        }) = found
+        else {
             return Err(unauthorized_key());
         };
         if !secrets::digests_match(&secrets::digest(text.trim()), &row.key_hash) {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::db::{execute, execute_tx, in_tx, millis, read};
 use crate::identifiers::Identifier;
 use crate::tokens::AccessClaims;
-use crate::users::{USER_COLUMNS, User, UserKind, UserRow};
+use crate::users::{User, UserKind, UserRow};
 use crate::{Identity, IdentityError, Principal, secrets};
 
 /// What a login or refresh gives.
@@ -54,36 +54,14 @@ impl Identity {
         let row: Option<UserRow> = read!(
             self.store(),
             fetch_optional,
-            sqlx::query_as(&format!(
-                "SELECT {} FROM users u JOIN user_identifiers i ON i.user_id = u.user_id \
+            sqlx::query_as(
+                "SELECT u.* FROM users u JOIN user_identifiers i ON i.user_id = u.user_id \
                  WHERE i.tenant_id = $1 AND i.identifier IN ($2, $3) \
-                 ORDER BY CASE WHEN i.identifier = $2 THEN 0 ELSE 1 END LIMIT 1",
-                USER_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("u.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+                 ORDER BY CASE WHEN i.identifier = $2 THEN 0 ELSE 1 END LIMIT 1"
+            )
             .bind(tenant.as_str())
             .bind(typed)
             .bind(normalized)
-        )?;
-        Ok(row)
-    }
-
-    async fn user_row(
-        &self,
-        tenant: &str,
-        user_id: &str,
-    ) -> Result<Option<UserRow>, IdentityError> {
-        let row: Option<UserRow> = read!(
-            self.store(),
-            fetch_optional,
-            sqlx::query_as(&format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND user_id = $2"
-            ))
-            .bind(tenant)
-            .bind(user_id)
         )?;
         Ok(row)
     }

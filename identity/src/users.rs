@@ -350,17 +350,26 @@ impl Identity {
 
     /// A user of `tenant` by id.
     pub async fn user(&self, tenant: &TenantId, id: &str) -> Result<User, IdentityError> {
+        self.user_row(tenant.as_str(), id)
+            .await?
+            .ok_or_else(|| IdentityError::not_found("USER_NOT_FOUND", "no such user"))?
+            .into_user()
+    }
+
+    /// A user's row (with its password hash) by tenant and id.
+    pub(crate) async fn user_row(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<UserRow>, IdentityError> {
         let row: Option<UserRow> = read!(
             self.store(),
             fetch_optional,
-            sqlx::query_as(&format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND user_id = $2"
-            ))
-            .bind(tenant.as_str())
-            .bind(id)
+            sqlx::query_as("SELECT * FROM users WHERE tenant_id = $1 AND user_id = $2")
+                .bind(tenant)
+                .bind(id)
         )?;
-        row.ok_or_else(|| IdentityError::not_found("USER_NOT_FOUND", "no such user"))?
-            .into_user()
+        Ok(row)
     }
 
     /// A page of a tenant's users, oldest first, and how many match in all.
@@ -393,7 +402,7 @@ impl Identity {
             self.store(),
             fetch_all,
             sqlx::query_as(&format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE {condition} \
+                "SELECT * FROM users WHERE {condition} \
                  ORDER BY created_at, user_id LIMIT $5 OFFSET $6"
             ))
             .bind(tenant.as_str())
