@@ -32,32 +32,33 @@ pub(crate) fn role_pattern(role: &str) -> String {
     )
 }
 
+/// The permissions the roles named `names` grant, out of `known`.
+fn grants(known: &[Role], names: &[String]) -> Result<Permissions, IdentityError> {
+    known
+        .iter()
+        .filter(|role| names.contains(&role.name))
+        .try_fold(Permissions::NONE, |set, role| {
+            Permissions::parse(&role.permissions)
+                .map(|p| set.union(p))
+                .map_err(|e| IdentityError::Internal(Box::new(e)))
+        })
+}
+
 impl Identity {
-    /// The permissions `roles` grant in `tenant`.
+    /// The permissions `roles` grant in `tenant` (read from the database only when a custom
+    /// role is among them).
     pub async fn resolve_roles(
         &self,
         tenant: &TenantId,
         roles: &[String],
     ) -> Result<Permissions, IdentityError> {
-        let mut set = Permissions::NONE;
-        let mut custom = Vec::new();
-        for role in roles {
-            match BuiltInRole::from_name(role) {
-                Some(b) => set = set.union(b.permissions()),
-                None => custom.push(role.clone()),
-            }
+        if roles.iter().all(|r| BuiltInRole::from_name(r).is_some()) {
+            return Ok(roles
+                .iter()
+                .filter_map(|r| BuiltInRole::from_name(r))
+                .fold(Permissions::NONE, |set, r| set.union(r.permissions())));
         }
-        if !custom.is_empty() {
-            for role in self.custom_roles(tenant).await? {
-                if custom.contains(&role.name) {
-                    set = set.union(
-                        Permissions::parse(&role.permissions)
-                            .map_err(|e| IdentityError::Internal(Box::new(e)))?,
-                    );
-                }
-            }
-        }
-        Ok(set)
+        grants(&self.roles(tenant).await?, roles)
     }
 
     async fn custom_roles(&self, tenant: &TenantId) -> Result<Vec<Role>, IdentityError> {
@@ -117,8 +118,7 @@ impl Identity {
                 "only an owner can grant the owner role",
             ));
         }
-        let granted = self.resolve_roles(&actor.tenant, roles).await?;
-        if !actor.permissions.includes(granted) {
+        if !actor.permissions.includes(grants(&known, roles)?) {
             return Err(IdentityError::forbidden(
                 "PERMISSION_ESCALATION",
                 "a role may not grant more than you hold",
