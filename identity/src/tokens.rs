@@ -14,6 +14,9 @@ pub struct TokenKeys {
     algorithm: Algorithm,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// What a token must satisfy, built once: the algorithm, `exp` and `sub` present, audience
+    /// `catat` (expiry itself is checked against the injected clock).
+    validation: Validation,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -25,6 +28,19 @@ impl std::fmt::Debug for TokenKeys {
 }
 
 impl TokenKeys {
+    fn new(algorithm: Algorithm, encoding: EncodingKey, decoding: DecodingKey) -> Self {
+        let mut validation = Validation::new(algorithm);
+        validation.validate_exp = false;
+        validation.required_spec_claims = ["exp", "sub"].into_iter().map(String::from).collect();
+        validation.set_audience(&[AUDIENCE]);
+        Self {
+            algorithm,
+            encoding,
+            decoding,
+            validation,
+        }
+    }
+
     /// HS256 with a shared secret of at least 32 bytes.
     pub fn hs256(secret: &[u8]) -> Result<Self, IdentityError> {
         if secret.len() < 32 {
@@ -32,22 +48,22 @@ impl TokenKeys {
                 "the JWT secret must be at least 32 bytes".into(),
             ));
         }
-        Ok(Self {
-            algorithm: Algorithm::HS256,
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-        })
+        Ok(Self::new(
+            Algorithm::HS256,
+            EncodingKey::from_secret(secret),
+            DecodingKey::from_secret(secret),
+        ))
     }
 
     /// HS256 with a random secret: tokens die with the process (refresh tokens, stored in
     /// the database, survive; clients refresh).
     pub fn ephemeral() -> Self {
         let secret = crate::secrets::random_token(48);
-        Self {
-            algorithm: Algorithm::HS256,
-            encoding: EncodingKey::from_secret(secret.as_bytes()),
-            decoding: DecodingKey::from_secret(secret.as_bytes()),
-        }
+        Self::new(
+            Algorithm::HS256,
+            EncodingKey::from_secret(secret.as_bytes()),
+            DecodingKey::from_secret(secret.as_bytes()),
+        )
     }
 
     /// EdDSA from an Ed25519 private key (PKCS#8 PEM) and its public key (SPKI PEM).
@@ -55,11 +71,11 @@ impl TokenKeys {
         let bad = |what: &str, e: jsonwebtoken::errors::Error| {
             IdentityError::Config(format!("the Ed25519 {what} key does not parse: {e}"))
         };
-        Ok(Self {
-            algorithm: Algorithm::EdDSA,
-            encoding: EncodingKey::from_ed_pem(private_pem).map_err(|e| bad("private", e))?,
-            decoding: DecodingKey::from_ed_pem(public_pem).map_err(|e| bad("public", e))?,
-        })
+        Ok(Self::new(
+            Algorithm::EdDSA,
+            EncodingKey::from_ed_pem(private_pem).map_err(|e| bad("private", e))?,
+            DecodingKey::from_ed_pem(public_pem).map_err(|e| bad("public", e))?,
+        ))
     }
 
     /// The algorithm's JOSE name.
@@ -78,12 +94,7 @@ impl TokenKeys {
 
     /// Checks a token's signature, algorithm and expiry (at `now`, no leeway) and returns its claims.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenError> {
-        let mut validation = Validation::new(self.algorithm);
-        // Expiry is checked below against the injected clock.
-        validation.validate_exp = false;
-        validation.required_spec_claims = ["exp", "sub"].into_iter().map(String::from).collect();
-        validation.set_audience(&[AUDIENCE]);
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation)
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map_err(|_| TokenError::Invalid)?;
         if data.claims.exp <= now.timestamp() {
             return Err(TokenError::Expired);
