@@ -133,21 +133,20 @@ impl Routes {
 /// The rules by route, for the middleware.
 #[derive(Debug, Default)]
 pub(crate) struct Policy {
-    rules: HashMap<(Method, &'static str), Access>,
+    /// By path pattern, then method.
+    rules: HashMap<&'static str, HashMap<Method, Access>>,
 }
 
 impl Policy {
     pub(crate) fn new(table: &[RouteAccess]) -> Self {
-        Self {
-            rules: table
-                .iter()
-                .map(|r| ((r.method.clone(), r.path), r.access))
-                .collect(),
+        let mut rules: HashMap<&'static str, HashMap<Method, Access>> = HashMap::new();
+        for route in table {
+            rules
+                .entry(route.path)
+                .or_default()
+                .insert(route.method.clone(), route.access);
         }
-    }
-
-    fn has_path(&self, path: &str) -> bool {
-        self.rules.keys().any(|(_, p)| *p == path)
+        Self { rules }
     }
 }
 
@@ -216,14 +215,9 @@ pub(crate) async fn authorize(
     } else {
         request.method().clone()
     };
-    let access = gate
-        .policy
-        .rules
-        .iter()
-        .find(|((m, p), _)| *m == method && *p == path)
-        .map(|(_, a)| *a);
-    let Some(access) = access else {
-        if gate.policy.has_path(&path) {
+    let methods = gate.policy.rules.get(path.as_str());
+    let Some(access) = methods.and_then(|m| m.get(&method)).copied() else {
+        if methods.is_some() {
             // Another method of a known route: axum answers 405.
             return next.run(request).await;
         }
