@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::{at, audit, execute_tx, from_json, in_tx, json_text, millis, read};
+use crate::db::{at, audit, execute_tx, from_json, in_tx, json_text, millis, on_reader};
 use crate::error::Fields;
 use crate::permissions::Permissions;
 use crate::{Identity, IdentityError, Principal, Subject, secrets};
@@ -218,13 +218,13 @@ impl Identity {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<ApiKey>, i64), IdentityError> {
-        let total: i64 = read!(
+        let total: i64 = on_reader!(
             self.store(),
             fetch_one,
             sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE tenant_id = $1")
                 .bind(tenant.as_str())
         )?;
-        let rows: Vec<KeyRow> = read!(
+        let rows: Vec<KeyRow> = on_reader!(
             self.store(),
             fetch_all,
             sqlx::query_as(
@@ -244,7 +244,7 @@ impl Identity {
 
     /// One key of a tenant.
     pub async fn api_key(&self, tenant: &TenantId, id: &str) -> Result<ApiKey, IdentityError> {
-        let row: Option<KeyRow> = read!(
+        let row: Option<KeyRow> = on_reader!(
             self.store(),
             fetch_optional,
             sqlx::query_as("SELECT * FROM api_keys WHERE tenant_id = $1 AND key_id = $2")
@@ -302,7 +302,7 @@ impl Identity {
             return Err(unauthorized_key());
         };
         let prefix = format!("{KEY_MARK}_{id}");
-        let found: Option<KeyRowWithZone> = read!(
+        let found: Option<KeyRowWithZone> = on_reader!(
             self.store(),
             fetch_optional,
             sqlx::query_as(

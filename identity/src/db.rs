@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::IdentityError;
 
 /// Runs `$query.$run(pool)` on the store's read pool.
-macro_rules! read {
+macro_rules! on_reader {
     ($store:expr, $run:ident, $query:expr) => {
         match $store {
             eventstore::EventStore::Postgres(s) => $query.$run(s.pool()).await,
@@ -19,7 +19,7 @@ macro_rules! read {
 }
 
 /// Runs `$query.$run(pool)` on the store's write pool (one statement, its own transaction).
-macro_rules! write {
+macro_rules! on_writer {
     ($store:expr, $run:ident, $query:expr) => {
         match $store {
             eventstore::EventStore::Postgres(s) => $query.$run(s.pool()).await,
@@ -66,7 +66,7 @@ macro_rules! execute {
     };
 }
 
-pub(crate) use {execute, execute_tx, in_tx, read, write};
+pub(crate) use {execute, execute_tx, in_tx, on_reader, on_writer};
 
 /// Unix milliseconds.
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {

@@ -6,7 +6,7 @@ use schemas::TenantId;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::db::{at, audit, execute_tx, millis, read, write};
+use crate::db::{at, audit, execute_tx, millis, on_reader, on_writer};
 use crate::identifiers::Identifier;
 use crate::sessions::chrono;
 use crate::{Identity, IdentityError, Principal};
@@ -38,7 +38,7 @@ impl Identity {
         now: DateTime<Utc>,
     ) -> Result<i64, IdentityError> {
         let window_start = millis(now - chrono(self.settings().lockout_duration));
-        let counted: Option<i64> = write!(
+        let counted: Option<i64> = on_writer!(
             self.store(),
             fetch_optional,
             sqlx::query_scalar(
@@ -63,7 +63,7 @@ impl Identity {
             Some(n) if n <= self.settings().lockout_threshold => Ok(n),
             Some(_) => Err(locked(self.lock(tenant, key, ip, now).await?, now)),
             None => {
-                let until: Option<Option<i64>> = read!(
+                let until: Option<Option<i64>> = on_reader!(
                     self.store(),
                     fetch_optional,
                     sqlx::query_scalar(
@@ -91,7 +91,7 @@ impl Identity {
         now: DateTime<Utc>,
     ) -> Result<i64, IdentityError> {
         let until = millis(now + chrono(self.settings().lockout_duration));
-        let locked: Option<i64> = write!(
+        let locked: Option<i64> = on_writer!(
             self.store(),
             fetch_optional,
             sqlx::query_scalar(
@@ -109,7 +109,7 @@ impl Identity {
 
     /// Identifiers locked now.
     pub async fn lockouts(&self, tenant: &TenantId) -> Result<Vec<Lockout>, IdentityError> {
-        let rows: Vec<(String, String, i64, i64)> = read!(
+        let rows: Vec<(String, String, i64, i64)> = on_reader!(
             self.store(),
             fetch_all,
             sqlx::query_as(

@@ -5,7 +5,7 @@ use schemas::TenantId;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::{execute, execute_tx, millis, read, write};
+use crate::db::{execute, execute_tx, millis, on_reader, on_writer};
 use crate::identifiers::mask;
 use crate::sessions::chrono;
 use crate::users::User;
@@ -51,7 +51,7 @@ impl Identity {
         };
         let now = self.now();
         // Each code allows five guesses; capping codes per user caps guesses per hour too.
-        let recent: i64 = read!(
+        let recent: i64 = on_reader!(
             self.store(),
             fetch_one,
             sqlx::query_scalar(
@@ -136,7 +136,7 @@ impl Identity {
         let max_attempts = self.settings().otp_max_attempts;
         // A guess is counted before it is compared, in one statement, so guesses sent at once
         // cannot outnumber the attempts a code allows; a right guess gives its count back.
-        let live: Option<(String, String, i64)> = write!(
+        let live: Option<(String, String, i64)> = on_writer!(
             self.store(),
             fetch_optional,
             sqlx::query_as(

@@ -4,7 +4,7 @@ use schemas::TenantId;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::db::{audit, execute_tx, from_json, in_tx, json_text, millis, read};
+use crate::db::{audit, execute_tx, from_json, in_tx, json_text, millis, on_reader};
 use crate::error::Fields;
 use crate::permissions::{BuiltInRole, Permissions, check_role_name};
 use crate::{Identity, IdentityError, Principal};
@@ -62,7 +62,7 @@ impl Identity {
     }
 
     async fn custom_roles(&self, tenant: &TenantId) -> Result<Vec<Role>, IdentityError> {
-        let rows: Vec<(String, String, String)> = read!(
+        let rows: Vec<(String, String, String)> = on_reader!(
             self.store(),
             fetch_all,
             sqlx::query_as(

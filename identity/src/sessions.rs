@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::{execute, execute_tx, in_tx, millis, read};
+use crate::db::{execute, execute_tx, in_tx, millis, on_reader};
 use crate::identifiers::Identifier;
 use crate::tokens::AccessClaims;
 use crate::users::{User, UserKind, UserRow};
@@ -51,7 +51,7 @@ impl Identity {
     ) -> Result<Option<UserRow>, IdentityError> {
         let typed = identifier.trim().to_lowercase();
         let normalized = Identifier::lookup_key(identifier);
-        let row: Option<UserRow> = read!(
+        let row: Option<UserRow> = on_reader!(
             self.store(),
             fetch_optional,
             sqlx::query_as(
@@ -254,7 +254,7 @@ impl Identity {
     /// Ends the session a refresh token belongs to. Unknown tokens are ignored: logging out
     /// twice is fine.
     pub async fn logout(&self, refresh_token: &str) -> Result<(), IdentityError> {
-        let family: Option<String> = read!(
+        let family: Option<String> = on_reader!(
             self.store(),
             fetch_optional,
             sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")

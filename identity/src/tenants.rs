@@ -7,7 +7,7 @@ use schemas::TenantId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::db::{at, audit, execute_tx, in_tx, millis, read};
+use crate::db::{at, audit, execute_tx, in_tx, millis, on_reader};
 use crate::error::Fields;
 use crate::users::{NewUser, UserKind, insert_user};
 use crate::{DEFAULT_TIME_ZONE, Identity, IdentityError, secrets};
@@ -274,7 +274,7 @@ impl Identity {
     /// A tenant by id.
     pub async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, IdentityError> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1");
-        let row: Option<TenantRow> = read!(
+        let row: Option<TenantRow> = on_reader!(
             self.store(),
             fetch_optional,
             sqlx::query_as(&sql).bind(id.as_str())

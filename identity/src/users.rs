@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::{at, audit, execute_tx, from_json, in_tx, json_text, millis, read};
+use crate::db::{at, audit, execute_tx, from_json, in_tx, json_text, millis, on_reader};
 use crate::error::Fields;
 use crate::identifiers::{Identifier, IdentifierKind};
 use crate::permissions::{check_role_name, normalize_roles};
@@ -362,7 +362,7 @@ impl Identity {
         tenant: &str,
         id: &str,
     ) -> Result<Option<UserRow>, IdentityError> {
-        let row: Option<UserRow> = read!(
+        let row: Option<UserRow> = on_reader!(
             self.store(),
             fetch_optional,
             sqlx::query_as("SELECT * FROM users WHERE tenant_id = $1 AND user_id = $2")
@@ -389,7 +389,7 @@ impl Identity {
         let condition = "tenant_id = $1 AND ($2 IS NULL OR kind = $2) \
              AND ($3 IS NULL OR roles LIKE $3 ESCAPE '\\') \
              AND ($4 IS NULL OR lower(name) LIKE $4 OR username LIKE $4 OR email LIKE $4 OR phone LIKE $4)";
-        let total: i64 = read!(
+        let total: i64 = on_reader!(
             self.store(),
             fetch_one,
             sqlx::query_scalar(&format!("SELECT COUNT(*) FROM users WHERE {condition}"))
@@ -398,7 +398,7 @@ impl Identity {
                 .bind(&role)
                 .bind(&q)
         )?;
-        let rows: Vec<UserRow> = read!(
+        let rows: Vec<UserRow> = on_reader!(
             self.store(),
             fetch_all,
             sqlx::query_as(&format!(
