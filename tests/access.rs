@@ -12,7 +12,7 @@ use std::time::Duration;
 use api::Access;
 use axum::http::Method;
 use catat::cli::Role;
-use catat::config::{ServeSettings, StoreSettings};
+use catat::config::ServeSettings;
 use catat::http::{HttpClient, HttpResponse};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -36,21 +36,9 @@ async fn start() -> Server {
 async fn start_with(trusted_proxies: Vec<ipnet::IpNet>) -> Server {
     let dir = std::env::temp_dir().join(format!("catat-access-{}", uuid::Uuid::now_v7().simple()));
     let url = format!("sqlite:{}", dir.join("catat.db").display());
-    let (token_keys, access_ttl, bootstrap) = common::auth_settings();
     let settings = ServeSettings {
-        store: StoreSettings {
-            database_url: catat::Secret::new(url.clone()),
-            data_dir: Some(dir.clone()),
-        },
-        listen: "127.0.0.1:0".parse().unwrap(),
-        nats_url: None,
-        roles: [Role::Api, Role::Commands].into_iter().collect(),
-        command_timeout: Duration::from_secs(5),
-        poll_interval: Duration::from_millis(50),
-        token_keys,
-        access_ttl,
         trusted_proxies,
-        bootstrap,
+        ..common::settings(&url, None, [Role::Api, Role::Commands])
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

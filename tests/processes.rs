@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use catat::cli::Role;
-use catat::config::{ServeSettings, StoreSettings};
+use catat::config::ServeSettings;
 use catat::http::HttpClient;
 use serde_json::json;
 use support::TestStore;
@@ -43,22 +43,10 @@ async fn child_node() {
         .map(|r| <Role as clap::ValueEnum>::from_str(r, true).unwrap())
         .collect();
     let database_url = std::env::var("CATAT_TEST_CHILD_DATABASE_URL").unwrap();
+    let nats_url = std::env::var("CATAT_TEST_CHILD_NATS_URL").ok();
     let settings = ServeSettings {
-        store: StoreSettings {
-            database_url: catat::Secret::new(database_url),
-            data_dir: None,
-        },
-        listen: "127.0.0.1:0".parse().unwrap(),
-        nats_url: std::env::var("CATAT_TEST_CHILD_NATS_URL")
-            .ok()
-            .map(catat::Secret::new),
-        roles,
         command_timeout: Duration::from_secs(2),
-        poll_interval: Duration::from_millis(50),
-        token_keys: common::auth_settings().0,
-        access_ttl: common::auth_settings().1,
-        trusted_proxies: Vec::new(),
-        bootstrap: common::auth_settings().2,
+        ..common::settings(&database_url, nats_url.as_deref(), roles)
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(catat::signal_shutdown(shutdown.clone()));
@@ -205,19 +193,8 @@ async fn api_server(
     nats_url: &str,
 ) -> (HttpClient, CancellationToken, tokio::task::JoinHandle<()>) {
     let settings = ServeSettings {
-        store: StoreSettings {
-            database_url: catat::Secret::new(database_url),
-            data_dir: None,
-        },
-        listen: "127.0.0.1:0".parse().unwrap(),
-        nats_url: Some(catat::Secret::new(nats_url)),
-        roles: HashSet::from([Role::Api]),
         command_timeout: Duration::from_secs(2),
-        poll_interval: Duration::from_millis(50),
-        token_keys: common::auth_settings().0,
-        access_ttl: common::auth_settings().1,
-        trusted_proxies: Vec::new(),
-        bootstrap: common::auth_settings().2,
+        ..common::settings(database_url, Some(nats_url), [Role::Api])
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let client = HttpClient::new(format!("http://{}", listener.local_addr().unwrap()));

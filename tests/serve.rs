@@ -10,7 +10,6 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use catat::cli::Role;
-use catat::config::{ServeSettings, StoreSettings};
 use catat::http::HttpClient;
 use serde_json::json;
 use tokio::io::AsyncBufReadExt;
@@ -103,21 +102,8 @@ async fn embedded(
     roles: &[Role],
     dir: &std::path::Path,
 ) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
-    let settings = ServeSettings {
-        store: StoreSettings {
-            database_url: catat::Secret::new(format!("sqlite:{}", dir.join("catat.db").display())),
-            data_dir: Some(dir.to_owned()),
-        },
-        listen: "127.0.0.1:0".parse().unwrap(),
-        nats_url: None,
-        roles: roles.iter().copied().collect(),
-        command_timeout: Duration::from_secs(5),
-        poll_interval: Duration::from_millis(50),
-        token_keys: common::auth_settings().0,
-        access_ttl: common::auth_settings().1,
-        trusted_proxies: Vec::new(),
-        bootstrap: common::auth_settings().2,
-    };
+    let database_url = format!("sqlite:{}", dir.join("catat.db").display());
+    let settings = common::settings(&database_url, None, roles.iter().copied());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let token = CancellationToken::new();

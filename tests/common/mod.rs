@@ -232,17 +232,28 @@ pub const OWNER_PASSWORD: &str = "test-owner-password";
 /// The token secret every test server shares (several processes verify each other's tokens).
 pub const JWT_SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
 
-/// Signing keys and the first owner for a test server's settings.
-pub fn auth_settings() -> (
-    catat::config::TokenKeySource,
-    Duration,
-    (Option<String>, Option<catat::Secret>),
-) {
-    (
-        catat::config::TokenKeySource::Secret(catat::Secret::new(JWT_SECRET)),
-        Duration::from_secs(900),
-        (None, Some(catat::Secret::new(OWNER_PASSWORD))),
-    )
+/// A test server's settings: the database, NATS when given, the roles; a 5 s command deadline,
+/// a 50 ms poll, the shared token secret and the bootstrap owner's password.
+pub fn settings(
+    database_url: &str,
+    nats_url: Option<&str>,
+    roles: impl IntoIterator<Item = catat::cli::Role>,
+) -> catat::config::ServeSettings {
+    catat::config::ServeSettings {
+        store: catat::config::StoreSettings {
+            database_url: catat::Secret::new(database_url),
+            data_dir: None,
+        },
+        listen: "127.0.0.1:0".parse().unwrap(),
+        nats_url: nats_url.map(catat::Secret::new),
+        roles: roles.into_iter().collect(),
+        command_timeout: Duration::from_secs(5),
+        poll_interval: Duration::from_millis(50),
+        token_keys: catat::config::TokenKeySource::Secret(catat::Secret::new(JWT_SECRET)),
+        access_ttl: Duration::from_secs(900),
+        trusted_proxies: Vec::new(),
+        bootstrap: (None, Some(catat::Secret::new(OWNER_PASSWORD))),
+    }
 }
 
 /// A command envelope incrementing counter `id` by `by`, in tenant `default`, with a new id.
