@@ -247,9 +247,6 @@ impl<C: Serialize> Report<C> {
                 ));
             }
         }
-        if self.ratios.is_empty() {
-            return md;
-        }
         md.push_str("\n| ratio (same run) | value | target |\n|---|---:|---:|\n");
         for ratio in &self.ratios {
             md.push_str(&format!(
