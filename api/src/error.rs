@@ -20,7 +20,7 @@ pub struct Problem {
     pub detail: String,
     /// Stable, upper snake case, for programs to match: `INVOICE_ALREADY_PAID`.
     pub code: String,
-    /// Per field, for 422.
+    /// Per field: for 422, and for a refusal about one field (a 409 for a taken email).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }
@@ -256,6 +256,14 @@ impl IntoResponse for ApiError {
         }
         let errors = match &self {
             Self::Validation(errors) | Self::Malformed(errors) => errors.clone(),
+            Self::Domain(DomainError {
+                field: Some(field),
+                message,
+                ..
+            }) => vec![FieldError {
+                field: field.clone(),
+                message: message.clone(),
+            }],
             _ => Vec::new(),
         };
         let retry_after = match &self {

@@ -15,5 +15,5 @@
 mod aggregate;
 mod execute;
 
-pub use aggregate::{Aggregate, decode_event, encode_event};
+pub use aggregate::{Aggregate, Decision, Numbering, UniqueKey, decode_event, encode_event};
 pub use execute::{CommandLoop, RetryPolicy};

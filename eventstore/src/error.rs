@@ -22,6 +22,10 @@ pub enum StoreError {
     /// An event id in the request is already in the log. Nothing was written.
     #[error("an event id in this append is already in the log")]
     DuplicateEventId,
+    /// The command was recorded by another transaction while this one ran: roll back and read
+    /// the stored result.
+    #[error("the command was recorded by another transaction")]
+    DuplicateCommand,
     /// A row read back does not parse: the database was changed outside catat.
     #[error("stored data does not parse: {0}")]
     Corrupt(String),

@@ -13,6 +13,7 @@
 //!   failures ([`ProjectionStatus`]).
 
 mod error;
+mod keys;
 mod postgres;
 mod projections;
 mod rows;
@@ -497,15 +498,28 @@ impl StoreTransaction {
         tenant: &TenantId,
         appends: Vec<StreamAppend>,
     ) -> Result<Vec<StreamRange>> {
+        match self.append_command(tenant, appends, None).await? {
+            AppendOutcome::Appended { streams, .. } => Ok(streams),
+            AppendOutcome::Duplicate(_) => Err(StoreError::corrupt(
+                "an append without a command cannot be a duplicate",
+            )),
+        }
+    }
+
+    /// Appends events with their command's record inside this transaction (a command that also
+    /// draws a number or claims a unique key here). A command already recorded is a
+    /// [`AppendOutcome::Duplicate`] on SQLite; on PostgreSQL, where another transaction may be
+    /// recording it right now, a [`StoreError::DuplicateCommand`]: roll back and read its result.
+    pub async fn append_command(
+        &mut self,
+        tenant: &TenantId,
+        appends: Vec<StreamAppend>,
+        command: Option<CommandRecord>,
+    ) -> Result<AppendOutcome> {
         check_appends(&appends)?;
         match self {
-            Self::Postgres(tx) => postgres::append_in(tx, tenant, appends).await,
-            Self::Sqlite(tx) => match sqlite::append_in(tx, tenant, appends, None).await? {
-                AppendOutcome::Appended { streams, .. } => Ok(streams),
-                AppendOutcome::Duplicate(_) => Err(StoreError::corrupt(
-                    "an append without a command cannot be a duplicate",
-                )),
-            },
+            Self::Postgres(tx) => postgres::append_in(tx, tenant, appends, command.as_ref()).await,
+            Self::Sqlite(tx) => sqlite::append_in(tx, tenant, appends, command).await,
         }
     }
 

@@ -500,24 +500,40 @@ impl PostgresStore {
     }
 }
 
-/// Appends inside a transaction the caller commits; without a command record. A stream not at
-/// its expected version is a [`StoreError::Conflict`] (and the caller's transaction must roll back).
+/// Appends inside a transaction the caller commits, with the command's record when given. A
+/// stream not at its expected version is a [`StoreError::Conflict`], a command id recorded by
+/// another transaction meanwhile a [`StoreError::DuplicateCommand`]; the caller's transaction
+/// must roll back then.
 pub(crate) async fn append_in(
     conn: &mut sqlx::PgConnection,
     tenant: &TenantId,
     appends: Vec<StreamAppend>,
-) -> Result<Vec<StreamRange>> {
-    let row = bind_append(tenant, &appends, None)?
+    command: Option<&CommandRecord>,
+) -> Result<AppendOutcome> {
+    let row = bind_append(tenant, &appends, command)?
         .fetch_one(&mut *conn)
         .await
         .map_err(|err| match violated_constraint(&err).as_deref() {
             Some("events_event_id_key") => StoreError::DuplicateEventId,
+            Some("command_log_pkey") => StoreError::DuplicateCommand,
             _ => err.into(),
         })?;
     let bumped: i64 = row.try_get("bumped")?;
     let streams: Json<Vec<StreamRange>> = row.try_get("streams")?;
     if bumped == appends.len() as i64 {
-        return Ok(streams.0);
+        let command = match command {
+            Some(c) => Some(CommandResult {
+                command_id: c.command_id,
+                streams: streams.0.clone(),
+                reply: row.try_get::<Json<Value>, _>("reply")?.0,
+                recorded_at: row.try_get("recorded_at")?,
+            }),
+            None => None,
+        };
+        return Ok(AppendOutcome::Appended {
+            streams: streams.0,
+            command,
+        });
     }
     let written: HashSet<StreamRef> = streams
         .0

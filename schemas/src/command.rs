@@ -66,6 +66,9 @@ pub struct DomainError {
     pub status: u16,
     /// A sentence a client can show.
     pub message: String,
+    /// The request field the refusal is about, when there is one (the email that is taken).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl DomainError {
@@ -84,11 +87,18 @@ impl DomainError {
         Self::new(404, code, message)
     }
 
+    /// Names the request field the refusal is about.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
     fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             code: code.into(),
             status,
             message: message.into(),
+            field: None,
         }
     }
 }

@@ -31,7 +31,7 @@ const STREAM_TYPE: &str = "bench_counter";
 /// The bench's aggregate: a counter.
 struct BenchCounter;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 enum BenchCommand {
     Increment { by: i64 },

@@ -29,7 +29,7 @@ pub struct CounterState {
     pub closed: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum CounterCommand {
     Increment { by: i64 },
