@@ -42,9 +42,9 @@ impl Domain {
     /// The product's domain.
     pub fn product() -> Self {
         Self {
-            aggregates: |commands| commands,
-            projectors: Vec::new(),
-            routes: api::Routes::new(),
+            aggregates: commands::register_all,
+            projectors: projections::all(),
+            routes: api::domain_routes(),
             openapi: utoipa::openapi::OpenApiBuilder::new().build(),
         }
     }

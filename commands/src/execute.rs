@@ -135,7 +135,12 @@ impl CommandLoop {
         let stripe = {
             use std::hash::{Hash, Hasher};
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            (&envelope.tenant_id, &envelope.stream_type, &envelope.stream_id).hash(&mut hasher);
+            (
+                &envelope.tenant_id,
+                &envelope.stream_type,
+                &envelope.stream_id,
+            )
+                .hash(&mut hasher);
             (hasher.finish() % STRIPES as u64) as usize
         };
         let _turn = self.stripes[stripe].lock().await;

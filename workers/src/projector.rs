@@ -9,68 +9,12 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
-use eventstore::{EventStore, LogFilter, StoreTransaction};
-use futures::future::BoxFuture;
+use eventstore::{EventStore, StoreTransaction};
 use schemas::{LogPosition, RecordedEvent};
 
+pub use projections::{ProjectionError, Projector, Tables};
+
 use crate::{Step, StepOutcome, WorkerError};
-
-/// Why a projector could not apply an event.
-pub type ProjectionError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The actual names of a projector's tables: the live ones, or a rebuild's shadow copies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tables {
-    suffix: String,
-}
-
-impl Tables {
-    /// The live tables.
-    pub fn live() -> Self {
-        Self {
-            suffix: String::new(),
-        }
-    }
-
-    fn shadow() -> Self {
-        Self {
-            suffix: format!("__rb{}", Utc::now().timestamp_millis()),
-        }
-    }
-
-    /// The actual name of the table (or index) a projector calls `base`.
-    pub fn name(&self, base: &str) -> String {
-        format!("{base}{}", self.suffix)
-    }
-}
-
-/// A read model builder.
-pub trait Projector: Send + Sync + 'static {
-    /// Unique name; also its checkpoint's name.
-    fn name(&self) -> &str;
-    /// Bump it when the read model changes shape or meaning: the projector is then rebuilt.
-    fn version(&self) -> i32;
-    /// The events it reads (all by default).
-    fn filter(&self) -> LogFilter {
-        LogFilter::default()
-    }
-    /// The tables it owns, by base name: a rebuild swaps these.
-    fn tables(&self) -> Vec<String>;
-    /// Creates its tables (and indexes) under the names `tables` gives, if they do not exist.
-    fn create_tables<'a>(
-        &'a self,
-        tx: &'a mut StoreTransaction,
-        tables: &'a Tables,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>>;
-    /// Applies one event, writing through `tx`.
-    fn apply<'a>(
-        &'a self,
-        tx: &'a mut StoreTransaction,
-        tables: &'a Tables,
-        event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>>;
-}
 
 /// One projector as a worker step.
 pub struct ProjectorStep {
@@ -211,7 +155,7 @@ pub async fn rebuild(
     const BATCH: usize = 1_000;
     let name = projector.name();
     let shadow = Tables::shadow();
-    let shadow_consumer = format!("{name}{}", shadow.suffix);
+    let shadow_consumer = shadow.name(name);
     let fail = |(_, err): (i64, WorkerError)| err;
 
     let mut tx = store.begin().await?;

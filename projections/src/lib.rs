@@ -1,0 +1,111 @@
+//! Read models: each a [`Projector`] over the global log that writes its own tables in the
+//! transaction that advances its checkpoint, and the queries the API reads them with.
+//!
+//! A projector owns tables it creates itself (read models are derived data: their shape belongs
+//! to the projector's version, not to the migrations). The SQL text is shared by both backends:
+//! `$n` parameters, text ids, integer millisecond times.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use eventstore::StoreTransaction;
+use futures::future::BoxFuture;
+use schemas::RecordedEvent;
+
+/// Every read model of the product, for the projector daemon.
+pub fn all() -> Vec<Arc<dyn Projector>> {
+    Vec::new()
+}
+
+/// Why a projector could not apply an event.
+pub type ProjectionError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The actual names of a projector's tables: the live ones, or a rebuild's shadow copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    suffix: String,
+}
+
+impl Tables {
+    /// The live tables.
+    pub fn live() -> Self {
+        Self {
+            suffix: String::new(),
+        }
+    }
+
+    /// Fresh shadow copies, for a rebuild.
+    pub fn shadow() -> Self {
+        Self {
+            suffix: format!("__rb{}", Utc::now().timestamp_millis()),
+        }
+    }
+
+    /// The actual name of the table (or index) a projector calls `base`.
+    pub fn name(&self, base: &str) -> String {
+        format!("{base}{}", self.suffix)
+    }
+}
+
+/// A read model builder.
+pub trait Projector: Send + Sync + 'static {
+    /// Unique name; also its checkpoint's name.
+    fn name(&self) -> &str;
+    /// Bump it when the read model changes shape or meaning: the projector is then rebuilt.
+    fn version(&self) -> i32;
+    /// The events it reads (all by default).
+    fn filter(&self) -> eventstore::LogFilter {
+        eventstore::LogFilter::default()
+    }
+    /// The tables it owns, by base name: a rebuild swaps these.
+    fn tables(&self) -> Vec<String>;
+    /// Creates its tables (and indexes) under the names `tables` gives, if they do not exist.
+    fn create_tables<'a>(
+        &'a self,
+        tx: &'a mut StoreTransaction,
+        tables: &'a Tables,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>>;
+    /// Applies one event, writing through `tx`.
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut StoreTransaction,
+        tables: &'a Tables,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>>;
+}
+
+/// Runs `$query.$run(conn)` inside a store transaction, whichever the backend (the query is
+/// built once per backend: its type names the backend).
+#[allow(unused_macros)]
+macro_rules! in_tx {
+    ($tx:expr, execute, $query:expr) => {
+        match $tx {
+            eventstore::StoreTransaction::Postgres(tx) => {
+                $query.execute(&mut **tx).await.map(|r| r.rows_affected())
+            }
+            eventstore::StoreTransaction::Sqlite(tx) => {
+                $query.execute(&mut **tx).await.map(|r| r.rows_affected())
+            }
+        }
+    };
+    ($tx:expr, $run:ident, $query:expr) => {
+        match $tx {
+            eventstore::StoreTransaction::Postgres(tx) => $query.$run(&mut **tx).await,
+            eventstore::StoreTransaction::Sqlite(tx) => $query.$run(&mut **tx).await,
+        }
+    };
+}
+
+/// Runs `$query.$run(pool)` on the store's read pool.
+#[allow(unused_macros)]
+macro_rules! on_reader {
+    ($store:expr, $run:ident, $query:expr) => {
+        match $store {
+            eventstore::EventStore::Postgres(s) => $query.$run(s.pool()).await,
+            eventstore::EventStore::Sqlite(s) => $query.$run(s.reader()).await,
+        }
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use {in_tx, on_reader};
