@@ -18,6 +18,8 @@ use schemas::{DomainError, RecordedEvent, StreamId, StreamType};
 use serde::{Deserialize, Serialize};
 use workers::{ProjectionError, Projector, Tables};
 
+pub mod server;
+
 pub const COUNTER: &str = "test_counter";
 
 /// A counter: increments by a positive amount until closed.
