@@ -13,6 +13,7 @@
 //! `<stream_type>.<type>` with its content as data.
 
 mod aggregate;
+pub mod customers;
 mod execute;
 
 pub use aggregate::{Aggregate, Decision, Numbering, UniqueKey, decode_event, encode_event};
@@ -20,5 +21,5 @@ pub use execute::{CommandLoop, RetryPolicy};
 
 /// Registers every aggregate of the product on a command loop.
 pub fn register_all(commands: CommandLoop) -> CommandLoop {
-    commands
+    commands.register::<customers::Customer>()
 }

@@ -25,6 +25,9 @@ pub struct Tenant {
     pub currency: String,
     /// BCP 47 locale: `id-ID`.
     pub locale: String,
+    /// How generated customer codes look: `#` for each digit of the number (`MM-###` →
+    /// `MM-004`).
+    pub customer_code_pattern: String,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
@@ -43,6 +46,7 @@ struct TenantRow {
     time_zone: String,
     currency: String,
     locale: String,
+    customer_code_pattern: String,
     created_at: i64,
 }
 
@@ -54,6 +58,7 @@ impl From<TenantRow> for Tenant {
             time_zone: row.time_zone,
             currency: row.currency,
             locale: row.locale,
+            customer_code_pattern: row.customer_code_pattern,
             created_at: at(row.created_at),
         }
     }
@@ -89,6 +94,8 @@ pub struct TenantPatch {
     pub currency: Option<String>,
     /// New locale.
     pub locale: Option<String>,
+    /// New pattern for generated customer codes (`MM-###`).
+    pub customer_code_pattern: Option<String>,
 }
 
 /// What the first start created.
@@ -139,7 +146,8 @@ fn check_locale(locale: &str) -> Result<(), String> {
     }
 }
 
-const TENANT_COLUMNS: &str = "tenant_id, name, time_zone, currency, locale, created_at";
+const TENANT_COLUMNS: &str =
+    "tenant_id, name, time_zone, currency, locale, customer_code_pattern, created_at";
 
 impl Identity {
     /// Creates a tenant with its first owner, in one transaction with their audit events.
@@ -302,12 +310,20 @@ impl Identity {
         if let Some(v) = &patch.locale {
             fields.check("locale", check_locale(v));
         }
+        if let Some(v) = &patch.customer_code_pattern {
+            fields.check(
+                "customer_code_pattern",
+                schemas::customers::CodePattern::parse(v)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            );
+        }
         fields.finish()?;
         let mut tx = self.store().begin().await?;
         let sql = format!(
             "UPDATE tenants SET name = COALESCE($2, name), time_zone = COALESCE($3, time_zone), \
-             currency = COALESCE($4, currency), locale = COALESCE($5, locale), updated_at = $6 \
-             WHERE tenant_id = $1 RETURNING {TENANT_COLUMNS}"
+             currency = COALESCE($4, currency), locale = COALESCE($5, locale), updated_at = $6, \
+             customer_code_pattern = COALESCE($7, customer_code_pattern) WHERE tenant_id = $1 RETURNING {TENANT_COLUMNS}"
         );
         let row: Option<TenantRow> = in_tx!(
             &mut tx,
@@ -319,6 +335,7 @@ impl Identity {
                 .bind(&patch.currency)
                 .bind(&patch.locale)
                 .bind(millis(self.now()))
+                .bind(&patch.customer_code_pattern)
         )?;
         let Some(row) = row else {
             tx.rollback().await?;
@@ -334,7 +351,8 @@ impl Identity {
             ("tenant", id.as_str()),
             "tenant.updated",
             json!({"name": tenant.name, "time_zone": tenant.time_zone,
-                   "currency": tenant.currency, "locale": tenant.locale}),
+                   "currency": tenant.currency, "locale": tenant.locale,
+                   "customer_code_pattern": tenant.customer_code_pattern}),
             actor,
         )
         .await?;

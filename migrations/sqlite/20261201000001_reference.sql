@@ -19,3 +19,17 @@ CREATE TABLE unique_keys (
 );
 
 CREATE INDEX unique_keys_holder_idx ON unique_keys (tenant_id, scope, stream_id);
+
+-- How generated customer codes look: each `#` one digit of the tenant's customer counter.
+ALTER TABLE tenants ADD COLUMN customer_code_pattern TEXT NOT NULL DEFAULT 'C-####';
+
+-- A customer's 6-digit redemption PIN, argon2id-hashed; kept out of the event log like every
+-- other secret. Guesses are counted so a PIN cannot be walked.
+CREATE TABLE customer_pins (
+    tenant_id    TEXT   NOT NULL,
+    customer_id  TEXT   NOT NULL,
+    pin_hash     TEXT   NOT NULL,
+    failed       BIGINT NOT NULL DEFAULT 0,
+    updated_at   BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, customer_id)
+);

@@ -82,6 +82,11 @@ impl DomainError {
         Self::new(422, code, message)
     }
 
+    /// The caller may not do this to the aggregate (403).
+    pub fn forbidden(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(403, code, message)
+    }
+
     /// The aggregate does not exist (404).
     pub fn not_found(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(404, code, message)

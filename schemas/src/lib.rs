@@ -3,6 +3,7 @@
 //! types is valid by construction, so the layers above never re-check it.
 
 mod command;
+pub mod customers;
 mod event;
 mod ids;
 mod money;
