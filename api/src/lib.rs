@@ -10,6 +10,7 @@ mod auth_routes;
 mod body;
 mod commands;
 mod context;
+mod customers;
 mod error;
 mod metrics;
 mod ops;
@@ -115,7 +116,7 @@ pub struct ApiDoc;
 
 /// The product's domain routes (customers, catalog, promotions, …), each area's in its module.
 pub fn domain_routes() -> Routes {
-    Routes::new()
+    Routes::new().merge(customers::routes())
 }
 
 /// Every route of the API: this crate's and `extra` (domain routes), each with its rule.

@@ -146,6 +146,9 @@ fn check_locale(locale: &str) -> Result<(), String> {
     }
 }
 
+/// The customer code pattern a new tenant starts with (the column's default).
+pub const DEFAULT_CUSTOMER_CODE_PATTERN: &str = "C-####";
+
 const TENANT_COLUMNS: &str =
     "tenant_id, name, time_zone, currency, locale, customer_code_pattern, created_at";
 
@@ -191,6 +194,7 @@ impl Identity {
             time_zone,
             currency,
             locale,
+            customer_code_pattern: DEFAULT_CUSTOMER_CODE_PATTERN.to_owned(),
             created_at: now,
         };
 
