@@ -129,6 +129,13 @@ fn verify(
     let signature = parts.get("Signature").ok_or("no Signature")?;
     let amz_date = header("x-amz-date").ok_or("no x-amz-date")?;
     let date = amz_date.get(..8).ok_or("bad x-amz-date")?;
+    // S3 refuses a request signed more than 15 minutes away from its own clock.
+    let signed_at = chrono::NaiveDateTime::parse_from_str(amz_date, "%Y%m%dT%H%M%SZ")
+        .map_err(|_| "bad x-amz-date")?
+        .and_utc();
+    if (chrono::Utc::now() - signed_at).num_minutes().abs() > 15 {
+        return Err("x-amz-date is too far from now");
+    }
     let expected_credential = format!(
         "{}/{date}/{}/s3/aws4_request",
         fake.access_key_id, fake.region
@@ -137,6 +144,16 @@ fn verify(
         return Err("wrong credential scope");
     }
     let names: Vec<&str> = signed_headers.split(';').collect();
+    // S3 takes signed header names only lowercase and sorted.
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    if names != sorted
+        || names
+            .iter()
+            .any(|n| n.chars().any(|c| c.is_ascii_uppercase()))
+    {
+        return Err("SignedHeaders are not lowercase and sorted");
+    }
     for required in ["host", "x-amz-date", "x-amz-content-sha256"] {
         if !names.contains(&required) {
             return Err("a required header is not signed");
