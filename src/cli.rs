@@ -155,6 +155,34 @@ pub struct ServeArgs {
     /// How long access tokens live, in seconds [default: 900].
     #[arg(long, env = "CATAT_ACCESS_TOKEN_TTL_S")]
     pub access_token_ttl_s: Option<u64>,
+    /// The largest file `POST /v1/files` accepts, in bytes [default: 2097152 (2 MiB)].
+    #[arg(long, env = "CATAT_UPLOAD_LIMIT_BYTES")]
+    pub upload_limit_bytes: Option<u64>,
+    /// Where uploaded files are kept when no S3 endpoint is given [default: `files` in the data
+    /// directory; ./catat-data/files with PostgreSQL]. With several API processes, a folder
+    /// they all share.
+    #[arg(long, env = "CATAT_FILES_DIR")]
+    pub files_dir: Option<PathBuf>,
+    /// Keep uploaded files in an S3-compatible bucket at this endpoint (`https://…`, or
+    /// `http://…` for a store on the local network) instead of a folder.
+    #[arg(long, env = "CATAT_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// The bucket (required with --s3-endpoint).
+    #[arg(long, env = "CATAT_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// The region requests are signed for [default: us-east-1].
+    #[arg(long, env = "CATAT_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// The access key id (required with --s3-endpoint).
+    #[arg(long, env = "CATAT_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    /// The secret access key (required with --s3-endpoint).
+    #[arg(long, env = "CATAT_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<crate::Secret>,
+    /// Address the bucket in the path (`endpoint/bucket/key`) rather than in the host name
+    /// (`bucket.endpoint/key`) [default: true, as MinIO and most S3-compatible stores want].
+    #[arg(long, env = "CATAT_S3_PATH_STYLE")]
+    pub s3_path_style: Option<bool>,
 }
 
 /// `catat projections`.

@@ -33,6 +33,14 @@ struct FileConfig {
     jwt_public_key_file: Option<PathBuf>,
     access_token_ttl_s: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
+    upload_limit_bytes: Option<u64>,
+    files_dir: Option<PathBuf>,
+    s3_endpoint: Option<String>,
+    s3_bucket: Option<String>,
+    s3_region: Option<String>,
+    s3_access_key_id: Option<String>,
+    s3_secret_access_key: Option<String>,
+    s3_path_style: Option<bool>,
 }
 
 fn read_file(explicit: Option<&Path>) -> Result<FileConfig, BoxError> {
@@ -115,6 +123,156 @@ pub struct ServeSettings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The first owner's username and password (the first start creates them).
     pub bootstrap: (Option<String>, Option<Secret>),
+    /// Where uploaded files go, and how large they may be.
+    pub files: FileSettings,
+}
+
+/// Where uploaded files go, and how large they may be.
+#[derive(Debug, Clone)]
+pub struct FileSettings {
+    /// The largest file accepted, in bytes.
+    pub upload_limit_bytes: u64,
+    /// Where the bytes are kept.
+    pub store: FileStoreSettings,
+}
+
+/// Where uploaded files' bytes are kept.
+#[derive(Debug, Clone)]
+pub enum FileStoreSettings {
+    /// A folder.
+    Local(PathBuf),
+    /// An S3-compatible bucket.
+    S3(S3Settings),
+}
+
+/// An S3-compatible bucket.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// `http(s)://host[:port]`.
+    pub endpoint: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The region requests are signed for.
+    pub region: String,
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: Secret,
+    /// The bucket in the path rather than in the host name.
+    pub path_style: bool,
+}
+
+/// The region S3 requests are signed for when none is given.
+pub const DEFAULT_S3_REGION: &str = "us-east-1";
+
+impl FileSettings {
+    /// Files in the folder `dir`, up to the default limit (2 MiB).
+    pub fn local(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            upload_limit_bytes: api::DEFAULT_UPLOAD_LIMIT_BYTES,
+            store: FileStoreSettings::Local(dir.into()),
+        }
+    }
+
+    /// The API's file store (an S3 configuration is checked here; nothing is called).
+    pub fn open(&self) -> Result<api::Files, BoxError> {
+        let storage = match &self.store {
+            FileStoreSettings::Local(dir) => api::FileStorage::local(dir),
+            FileStoreSettings::S3(s3) => api::FileStorage::s3(api::S3Config {
+                endpoint: s3.endpoint.clone(),
+                bucket: s3.bucket.clone(),
+                region: s3.region.clone(),
+                access_key_id: s3.access_key_id.clone(),
+                secret_access_key: s3.secret_access_key.expose().to_owned(),
+                path_style: s3.path_style,
+            })?,
+        };
+        Ok(api::Files::new(storage, self.upload_limit_bytes))
+    }
+}
+
+impl Default for FileSettings {
+    /// `./catat-data/files`, up to 2 MiB.
+    fn default() -> Self {
+        Self::local(Path::new(DEFAULT_DATA_DIR).join("files"))
+    }
+}
+
+/// Files: a bucket when an S3 endpoint is given, else a folder (the data directory's `files` in
+/// embedded mode).
+fn file_settings(
+    args: &ServeArgs,
+    file: &FileConfig,
+    store: &StoreSettings,
+) -> Result<FileSettings, BoxError> {
+    // An empty variable (as compose passes an unset one) means "not given".
+    let given = |flag: &Option<String>, key: &Option<String>| {
+        flag.clone()
+            .or_else(|| key.clone())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let upload_limit_bytes = args
+        .upload_limit_bytes
+        .or(file.upload_limit_bytes)
+        .unwrap_or(api::DEFAULT_UPLOAD_LIMIT_BYTES);
+    if upload_limit_bytes == 0 {
+        return Err("upload_limit_bytes must be 1 or more".into());
+    }
+    let endpoint = given(&args.s3_endpoint, &file.s3_endpoint);
+    let bucket = given(&args.s3_bucket, &file.s3_bucket);
+    let access_key_id = given(&args.s3_access_key_id, &file.s3_access_key_id);
+    let secret_access_key = args
+        .s3_secret_access_key
+        .clone()
+        .or_else(|| file.s3_secret_access_key.clone().map(Secret::new))
+        .filter(|s| !s.expose().is_empty());
+    let store = match endpoint {
+        Some(endpoint) => {
+            let (Some(bucket), Some(access_key_id), Some(secret_access_key)) =
+                (bucket, access_key_id, secret_access_key)
+            else {
+                return Err(
+                    "with an S3 endpoint, set the bucket, the access key id and the \
+                            secret access key too (CATAT_S3_BUCKET, CATAT_S3_ACCESS_KEY_ID, \
+                            CATAT_S3_SECRET_ACCESS_KEY)"
+                        .into(),
+                );
+            };
+            FileStoreSettings::S3(S3Settings {
+                endpoint,
+                bucket,
+                region: given(&args.s3_region, &file.s3_region)
+                    .unwrap_or_else(|| DEFAULT_S3_REGION.to_owned()),
+                access_key_id,
+                secret_access_key,
+                path_style: args.s3_path_style.or(file.s3_path_style).unwrap_or(true),
+            })
+        }
+        None if bucket.is_some() || access_key_id.is_some() || secret_access_key.is_some() => {
+            return Err(
+                "S3 settings are given without an endpoint: set CATAT_S3_ENDPOINT, or remove them"
+                    .into(),
+            );
+        }
+        None => FileStoreSettings::Local(
+            args.files_dir
+                .clone()
+                .or_else(|| file.files_dir.clone())
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .unwrap_or_else(|| {
+                    store
+                        .data_dir
+                        .clone()
+                        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+                        .join("files")
+                }),
+        ),
+    };
+    Ok(FileSettings {
+        upload_limit_bytes,
+        store,
+    })
 }
 
 /// Where the access token signing key comes from.
@@ -226,6 +384,7 @@ impl ServeSettings {
                     .clone()
                     .filter(|p| !p.expose().is_empty()),
             ),
+            files: file_settings(args, &file, &store)?,
             store,
         };
         if !settings.store.is_sqlite()
@@ -320,5 +479,76 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(ServeSettings::resolve(&args).is_err());
+    }
+
+    #[test]
+    fn files_go_to_the_data_directory_up_to_2_mib_unless_configured() {
+        let settings = ServeSettings::resolve(&ServeArgs::default()).expect("defaults resolve");
+        assert_eq!(settings.files.upload_limit_bytes, 2_097_152);
+        assert!(matches!(
+            &settings.files.store,
+            FileStoreSettings::Local(dir) if dir == &Path::new(DEFAULT_DATA_DIR).join("files")
+        ));
+        let args = ServeArgs {
+            store: StoreArgs {
+                data_dir: Some(PathBuf::from("/srv/shop")),
+                ..StoreArgs::default()
+            },
+            upload_limit_bytes: Some(5_000),
+            ..ServeArgs::default()
+        };
+        let settings = ServeSettings::resolve(&args).expect("resolves");
+        assert_eq!(settings.files.upload_limit_bytes, 5_000);
+        assert!(matches!(
+            &settings.files.store,
+            FileStoreSettings::Local(dir) if dir == Path::new("/srv/shop/files")
+        ));
+        let args = ServeArgs {
+            files_dir: Some(PathBuf::from("/mnt/files")),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            ServeSettings::resolve(&args).expect("resolves").files.store,
+            FileStoreSettings::Local(dir) if dir == Path::new("/mnt/files")
+        ));
+    }
+
+    #[test]
+    fn an_s3_endpoint_needs_its_bucket_and_keys_and_its_secret_never_prints() {
+        let s3 = ServeArgs {
+            s3_endpoint: Some("http://127.0.0.1:9000".into()),
+            s3_bucket: Some("catat-files".into()),
+            s3_access_key_id: Some("AKID".into()),
+            s3_secret_access_key: Some(Secret::new("s3-secret-value")),
+            ..ServeArgs::default()
+        };
+        let settings = ServeSettings::resolve(&s3).expect("resolves");
+        let FileStoreSettings::S3(bucket) = &settings.files.store else {
+            panic!("not S3: {:?}", settings.files.store);
+        };
+        assert_eq!(bucket.region, DEFAULT_S3_REGION);
+        assert!(bucket.path_style);
+        assert!(!format!("{settings:?}").contains("s3-secret-value"));
+        assert!(
+            !format!("{:?}", settings.files.open().expect("opens")).contains("s3-secret-value")
+        );
+        let without_secret = ServeArgs {
+            s3_secret_access_key: None,
+            ..s3.clone()
+        };
+        assert!(ServeSettings::resolve(&without_secret).is_err());
+        let without_endpoint = ServeArgs {
+            s3_endpoint: Some(String::new()),
+            ..s3
+        };
+        assert!(
+            ServeSettings::resolve(&without_endpoint).is_err(),
+            "S3 keys without an endpoint would silently store files locally"
+        );
+        let zero = ServeArgs {
+            upload_limit_bytes: Some(0),
+            ..ServeArgs::default()
+        };
+        assert!(ServeSettings::resolve(&zero).is_err());
     }
 }

@@ -80,6 +80,7 @@ pub async fn serve(
     listener: Option<tokio::net::TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
+    let files = settings.files.open()?;
     let store = open_store(&settings.store).await?;
     let bus = match &settings.nats_url {
         Some(url) => {
@@ -158,6 +159,7 @@ pub async fn serve(
         state.metrics = metrics.clone();
         state.command_deadline = settings.command_timeout;
         state.trusted_proxies = Arc::new(settings.trusted_proxies.clone());
+        state.files = files;
         let router = api::router(state, domain.routes);
         announce(&settings, address);
         let token = shutdown.clone();

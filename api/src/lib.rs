@@ -1,7 +1,8 @@
 //! catat's HTTP API: one [`AppState`], problem+json errors ([`ApiError`]), access rules
 //! ([`Routes`], [`Access`], [`Caller`]), correlation ids, `Idempotency-Key`, the identity routes
 //! (`/v1/auth/*`, users, roles, API keys, tenant) and the operational routes (`/healthz`,
-//! `/readyz`, `/metrics`, `/v1/openapi.json`, `/docs`). Domain routes hand commands to the bus
+//! `/readyz`, `/metrics`, `/v1/openapi.json`, `/docs`), and uploaded images (`/v1/files`, with
+//! their [`FileStorage`]). Domain routes hand commands to the bus
 //! with [`send_command`] and are merged in by [`router`].
 
 mod admin_routes;
@@ -12,6 +13,7 @@ mod commands;
 mod context;
 mod customers;
 mod error;
+mod files;
 mod metrics;
 mod ops;
 
@@ -34,6 +36,10 @@ pub use context::{
     command_id_for_key,
 };
 pub use error::{ApiError, FieldError, Problem};
+pub use files::{
+    DEFAULT_UPLOAD_LIMIT_BYTES, FileMeta, FileStorage, Files, LocalStorage, S3Config, S3Storage,
+    StorageError,
+};
 pub use metrics::Metrics;
 
 /// What every handler shares. Cheap to clone.
@@ -53,6 +59,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// The OpenAPI document served at `/v1/openapi.json`.
     pub openapi: Arc<utoipa::openapi::OpenApi>,
+    /// Where uploaded files go, and how large they may be.
+    pub files: Files,
 }
 
 impl std::fmt::Debug for AppState {
@@ -61,13 +69,14 @@ impl std::fmt::Debug for AppState {
             .field("bus", &self.bus)
             .field("store", &self.store.backend_name())
             .field("command_deadline", &self.command_deadline)
+            .field("files", &self.files)
             .finish_non_exhaustive()
     }
 }
 
 impl AppState {
-    /// State with fresh metrics, a 10 s command deadline, and the OpenAPI document of the routes
-    /// in this crate.
+    /// State with fresh metrics, a 10 s command deadline, the OpenAPI document of the routes in
+    /// this crate, and files in `catat-data/files` up to 2 MiB ([`Files::default`]).
     pub fn new(bus: Bus, store: EventStore, identity: Identity) -> Self {
         Self {
             bus,
@@ -77,6 +86,7 @@ impl AppState {
             command_deadline: Duration::from_secs(10),
             trusted_proxies: Arc::new(Vec::new()),
             openapi: Arc::new(ApiDoc::openapi()),
+            files: Files::default(),
         }
     }
 
@@ -109,8 +119,13 @@ impl AppState {
         auth_routes::forgot,
         auth_routes::verify,
         auth_routes::reset,
+        files::upload,
+        files::list,
+        files::download,
+        files::meta,
+        files::delete,
     ),
-    components(schemas(Problem, FieldError, StoredCommand, CommandAccepted))
+    components(schemas(Problem, FieldError, StoredCommand, CommandAccepted, FileMeta))
 )]
 pub struct ApiDoc;
 
@@ -167,6 +182,7 @@ pub fn all_routes(extra: Routes) -> Routes {
         )
         .merge(auth_routes::routes())
         .merge(admin_routes::routes())
+        .merge(files::routes())
         .merge(extra)
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::Role;
-use crate::config::{ServeSettings, StoreSettings, TokenKeySource};
+use crate::config::{FileSettings, ServeSettings, StoreSettings, TokenKeySource};
 use crate::http::HttpClient;
 use crate::serve::{Domain, serve};
 use crate::{BoxError, Secret};
@@ -47,6 +47,7 @@ impl BenchServer {
             access_ttl: Duration::from_secs(3600),
             trusted_proxies: Vec::new(),
             bootstrap: (None, Some(Secret::new(OWNER_PASSWORD))),
+            files: FileSettings::default(),
         };
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(serve(settings, domain, Some(listener), shutdown.clone()));

@@ -235,7 +235,8 @@ pub const OWNER_PASSWORD: &str = "test-owner-password";
 pub const JWT_SECRET: &str = "a-test-secret-of-at-least-32-bytes!!";
 
 /// A test server's settings: the database, NATS when given, the roles; a 5 s command deadline,
-/// a 50 ms poll, the shared token secret and the bootstrap owner's password.
+/// a 50 ms poll, the shared token secret, the bootstrap owner's password, and the default file
+/// settings (tests that upload point them at a folder of their own).
 pub fn settings(
     database_url: &str,
     nats_url: Option<&str>,
@@ -255,6 +256,7 @@ pub fn settings(
         access_ttl: Duration::from_secs(900),
         trusted_proxies: Vec::new(),
         bootstrap: (None, Some(catat::Secret::new(OWNER_PASSWORD))),
+        files: catat::config::FileSettings::default(),
     }
 }
 
