@@ -60,21 +60,42 @@ async fn command(
     send_command(state, ctx, &stream_type()?, id, kind, payload.clone()).await
 }
 
+/// A registration: the profile's fields beside `code` and `requires_approval`, in one object.
+/// (Read in two steps: serde's `flatten` would let unknown fields through.)
 #[derive(Debug, Deserialize)]
-struct CreateBody {
+#[serde(deny_unknown_fields)]
+struct CreateOptions {
     #[serde(default)]
     code: Option<String>,
     #[serde(default)]
     requires_approval: bool,
-    #[serde(flatten)]
-    profile: Profile,
+}
+
+fn create_body(mut body: Value) -> Result<(CreateOptions, Profile), ApiError> {
+    let Some(fields) = body.as_object_mut() else {
+        return Err(ApiError::Validation(vec![crate::FieldError {
+            field: "body".into(),
+            message: "must be a JSON object".into(),
+        }]));
+    };
+    let mut options = serde_json::Map::new();
+    for key in ["code", "requires_approval"] {
+        if let Some(value) = fields.remove(key) {
+            options.insert(key.to_owned(), value);
+        }
+    }
+    let as_bytes = |v: &Value| serde_json::to_vec(v).map_err(|e| ApiError::Internal(Box::new(e)));
+    let options = crate::parse_json(&as_bytes(&Value::Object(options))?)?;
+    let profile = crate::parse_json(&as_bytes(&body)?)?;
+    Ok((options, profile))
 }
 
 async fn create(
     State(state): State<AppState>,
     ctx: RequestContext,
-    JsonBody(body): JsonBody<CreateBody>,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
+    let (options, profile) = create_body(body)?;
     let tenant = state
         .identity
         .tenant(&ctx.tenant)
@@ -89,11 +110,11 @@ async fn create(
         &ctx,
         id,
         CustomerCommand::Create {
-            code: body.code,
+            code: options.code,
             code_pattern: tenant.customer_code_pattern,
             number: None,
-            profile: body.profile,
-            requires_approval: body.requires_approval,
+            profile,
+            requires_approval: options.requires_approval,
             at: Utc::now(),
         },
     )
