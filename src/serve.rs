@@ -50,6 +50,24 @@ impl Domain {
     }
 }
 
+/// Creates the read models' live tables if no projector has yet, so an API process that starts
+/// before (or without) the projectors answers reads with empty lists, not errors. The
+/// projectors fill them, and own their shape and rebuilds.
+async fn ensure_read_models(
+    store: &EventStore,
+    projectors: &[Arc<dyn Projector>],
+) -> Result<(), BoxError> {
+    for projector in projectors {
+        let mut tx = store.begin().await?;
+        projector
+            .create_tables(&mut tx, &workers::Tables::live())
+            .await
+            .map_err(|e| format!("read model {}: {e}", projector.name()))?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
 /// Events one worker batch handles at most.
 const BATCH: usize = 500;
 
@@ -154,6 +172,7 @@ pub async fn serve(
             identity::system_clock(),
         );
         bootstrap(&identity, &settings.bootstrap).await?;
+        ensure_read_models(&store, &domain.projectors).await?;
         let mut state =
             AppState::new(bus.clone(), store.clone(), identity).with_openapi(domain.openapi);
         state.metrics = metrics.clone();

@@ -210,14 +210,17 @@ async fn increment_route(
     .await
 }
 
-/// The test domain: the counter, one totals projector named `totals`, and its route.
+/// The test domain: the product's aggregates, projectors and routes, plus the counter, one
+/// totals projector named `totals`, and its route.
 pub fn domain() -> catat::serve::Domain {
+    let mut projectors = projections::all();
+    projectors.push(CounterTotals::new("totals") as Arc<dyn Projector>);
     catat::serve::Domain {
-        aggregates: |c: CommandLoop| c.register::<Counter>(),
-        projectors: vec![CounterTotals::new("totals") as Arc<dyn Projector>],
+        aggregates: |c: CommandLoop| commands::register_all(c).register::<Counter>(),
+        projectors,
         // Public: the runtime tests are about commands, not access; the access matrix covers
         // the rules.
-        routes: api::Routes::new().add(
+        routes: api::domain_routes().add(
             axum::http::Method::POST,
             "/v1/test-counters/{id}/increment",
             api::Access::Public,
