@@ -54,7 +54,7 @@ fn change(points: i64) -> PointsChange {
 fn given(events: &[E]) -> CustomerState {
     events
         .iter()
-        .fold(CustomerState::default(), |s, e| Customer::evolve(s, e))
+        .fold(CustomerState::default(), Customer::evolve)
 }
 
 fn when(events: &[E], command: C) -> Result<Vec<E>, DomainError> {

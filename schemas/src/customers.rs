@@ -537,6 +537,7 @@ pub struct PointsMoved {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
