@@ -57,21 +57,26 @@ async fn concurrent_commands_on_one_aggregate_all_apply_after_retrying_conflicts
     store: EventStore,
 ) {
     let conflicts = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let seen = conflicts.clone();
-    let commands = counter_loop(&store)
-        .with_retry(RetryPolicy {
-            max_attempts: 50,
-            ..RetryPolicy::default()
-        })
-        .on_conflict(move || {
-            seen.fetch_add(1, Ordering::Relaxed);
-        });
+    // One loop per writer, as in separate processes: within one loop, commands to one
+    // aggregate take turns and never meet at the version check.
+    let loop_for = |store: &EventStore| {
+        let seen = conflicts.clone();
+        counter_loop(store)
+            .with_retry(RetryPolicy {
+                max_attempts: 50,
+                ..RetryPolicy::default()
+            })
+            .on_conflict(move || {
+                seen.fetch_add(1, Ordering::Relaxed);
+            })
+    };
     let tasks: Vec<_> = (0..16)
         .map(|_| {
-            let commands = commands.clone();
+            let commands = loop_for(&store);
             tokio::spawn(async move { commands.execute(increment("hot", 1)).await })
         })
         .collect();
+    let commands = loop_for(&store);
     for task in tasks {
         task.await.unwrap().unwrap();
     }
@@ -88,14 +93,14 @@ async fn concurrent_commands_on_one_aggregate_all_apply_after_retrying_conflicts
 }
 
 async fn a_conflict_that_outlasts_the_retries_is_concurrent_modification(store: EventStore) {
-    let commands = counter_loop(&store).with_retry(RetryPolicy {
-        max_attempts: 1,
-        min_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(1),
-    });
+    // One loop per writer, as in separate processes (see above).
     let tasks: Vec<_> = (0..16)
         .map(|_| {
-            let commands = commands.clone();
+            let commands = counter_loop(&store).with_retry(RetryPolicy {
+                max_attempts: 1,
+                min_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(1),
+            });
             tokio::spawn(async move { commands.execute(increment("busy", 1)).await })
         })
         .collect();
@@ -116,6 +121,33 @@ async fn a_conflict_that_outlasts_the_retries_is_concurrent_modification(store: 
     if store.backend_name() == "postgres" {
         assert!(failures > 0, "16 writers without retries never conflicted");
     }
+}
+
+async fn commands_to_one_aggregate_in_one_process_take_turns_instead_of_conflicting(
+    store: EventStore,
+) {
+    let conflicts = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = conflicts.clone();
+    let commands = counter_loop(&store)
+        .with_retry(RetryPolicy {
+            max_attempts: 1,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+        })
+        .on_conflict(move || {
+            seen.fetch_add(1, Ordering::Relaxed);
+        });
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let commands = commands.clone();
+            tokio::spawn(async move { commands.execute(increment("queued", 1)).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(stream_len(&store, "queued").await, 16);
+    assert_eq!(conflicts.load(Ordering::Relaxed), 0);
 }
 
 async fn a_refused_command_is_stored_and_a_retry_gets_the_same_refusal(store: EventStore) {
@@ -364,6 +396,7 @@ conformance!(
     a_repeated_command_id_is_applied_once_and_gets_the_first_result,
     concurrent_commands_on_one_aggregate_all_apply_after_retrying_conflicts,
     a_conflict_that_outlasts_the_retries_is_concurrent_modification,
+    commands_to_one_aggregate_in_one_process_take_turns_instead_of_conflicting,
     a_refused_command_is_stored_and_a_retry_gets_the_same_refusal,
     an_if_match_version_that_differs_is_refused_without_retrying,
     an_unknown_command_is_invalid_and_not_stored,
