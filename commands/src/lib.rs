@@ -13,6 +13,7 @@
 //! `<stream_type>.<type>` with its content as data.
 
 mod aggregate;
+pub mod catalog;
 mod execute;
 
 pub use aggregate::{Aggregate, Decision, Numbering, UniqueKey, decode_event, encode_event};
@@ -21,4 +22,9 @@ pub use execute::{CommandLoop, RetryPolicy};
 /// Registers every aggregate of the product on a command loop.
 pub fn register_all(commands: CommandLoop) -> CommandLoop {
     commands
+        .register::<catalog::CategoryAggregate>()
+        .register::<catalog::ProductAggregate>()
+        .register::<catalog::ServiceAggregate>()
+        .register::<catalog::OutletAggregate>()
+        .register::<catalog::StockAggregate>()
 }
