@@ -8,6 +8,7 @@ mod admin_routes;
 mod auth;
 mod auth_routes;
 mod body;
+mod catalog;
 mod commands;
 mod context;
 mod error;
@@ -115,7 +116,7 @@ pub struct ApiDoc;
 
 /// The product's domain routes (customers, catalog, promotions, …), each area's in its module.
 pub fn domain_routes() -> Routes {
-    Routes::new()
+    Routes::new().merge(catalog::routes())
 }
 
 /// Every route of the API: this crate's and `extra` (domain routes), each with its rule.

@@ -5,6 +5,8 @@
 //! to the projector's version, not to the migrations). The SQL text is shared by both backends:
 //! `$n` parameters, text ids, integer millisecond times.
 
+pub mod catalog;
+
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -14,7 +16,7 @@ use schemas::RecordedEvent;
 
 /// Every read model of the product, for the projector daemon.
 pub fn all() -> Vec<Arc<dyn Projector>> {
-    Vec::new()
+    vec![Arc::new(catalog::CatalogProjector)]
 }
 
 /// Why a projector could not apply an event.
