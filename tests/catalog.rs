@@ -161,6 +161,10 @@ async fn products_are_created_read_searched_filtered_and_changed(backend: Backen
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.json());
+    let variant = r.json()["state"]["variants"][0]["variant_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let one = s
         .eventually(&format!("/v1/products/{sunscreen}"), |b| {
             b["variants"].as_array().is_some_and(|v| v.len() == 1)
@@ -169,6 +173,13 @@ async fn products_are_created_read_searched_filtered_and_changed(backend: Backen
     assert_eq!(one["price"]["amount_minor"], 175_000);
     assert_eq!(one["active"], false);
     assert_eq!(one["category_ids"], json!([skin]));
+    let path = format!("/v1/products/{sunscreen}/variants/{variant}");
+    assert_eq!(s.call("DELETE", &path, None).await.status, 200);
+    let r = s.call("DELETE", &path, None).await;
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (404, json!("VARIANT_NOT_FOUND"))
+    );
     let inactive = s
         .call("GET", "/v1/products?active=false", None)
         .await
@@ -276,6 +287,16 @@ async fn a_second_product_with_a_taken_sku_is_refused_naming_the_sku(backend: Ba
         (r.status, r.json()["code"].clone()),
         (409, json!("DUPLICATE_SKU"))
     );
+    // A retried creation (same Idempotency-Key) names the product the first attempt made.
+    let body = json!({"name": "Retried", "sku": "RETRY-1", "price": idr(1_000)});
+    let key = [("idempotency-key", "create-retried-1")];
+    let first = s
+        .call_with("POST", "/v1/products", Some(body.clone()), &key)
+        .await;
+    let again = s.call_with("POST", "/v1/products", Some(body), &key).await;
+    assert_eq!(first.status, 201, "{}", first.json());
+    assert_eq!(again.status, 201, "{}", again.json());
+    assert_eq!(first.json()["id"], again.json()["id"]);
     // Another tenant may use it.
     let elsewhere = server.tenant().await;
     create(

@@ -225,6 +225,28 @@ async fn add_modifier(
     command(&state, &ctx, "product", &id, "add_modifier", data).await
 }
 
+async fn remove_variant(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Path((id, variant_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "PRODUCT_NOT_FOUND")?.to_string();
+    let variant_id = path_id(&variant_id, "VARIANT_NOT_FOUND")?;
+    let data = json!({"id": variant_id});
+    command(&state, &ctx, "product", &id, "remove_variant", data).await
+}
+
+async fn remove_modifier(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    Path((id, modifier_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "PRODUCT_NOT_FOUND")?.to_string();
+    let modifier_id = path_id(&modifier_id, "MODIFIER_NOT_FOUND")?;
+    let data = json!({"id": modifier_id});
+    command(&state, &ctx, "product", &id, "remove_modifier", data).await
+}
+
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct OutletPriceBody {
@@ -506,6 +528,20 @@ pub(crate) fn routes() -> Routes {
             edit,
             "Add a modifier (sub-product) with its own price and tax",
             add_modifier,
+        )
+        .add(
+            Method::DELETE,
+            "/v1/products/{id}/variants/{variant_id}",
+            edit,
+            "Remove a variant",
+            remove_variant,
+        )
+        .add(
+            Method::DELETE,
+            "/v1/products/{id}/modifiers/{modifier_id}",
+            edit,
+            "Remove a modifier",
+            remove_modifier,
         )
         .add(
             Method::POST,
