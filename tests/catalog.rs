@@ -558,6 +558,24 @@ async fn customers_read_the_catalog_and_only_staff_with_the_right_change_it(back
         let r = customer.call(method, &path, Some(json!({}))).await;
         assert_eq!(r.status, 403, "{method} {path} as a customer: {}", r.json());
     }
+    // An inactive product is hidden from customers, not from staff.
+    let r = owner
+        .call(
+            "PATCH",
+            &format!("/v1/products/{product}"),
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    owner
+        .eventually(&format!("/v1/products/{product}"), |b| b["active"] == false)
+        .await;
+    let listed = customer.call("GET", "/v1/products", None).await.json();
+    assert_eq!(listed["pagination"]["total"], 0, "{listed}");
+    let r = customer
+        .call("GET", &format!("/v1/products/{product}"), None)
+        .await;
+    assert_eq!(r.status, 404, "{}", r.json());
     let anonymous = owner.with_token("not-a-token");
     let r = anonymous.call("GET", "/v1/products", None).await;
     assert_eq!(r.status, 401, "{}", r.json());

@@ -137,7 +137,12 @@ async fn list_products(
         q: query.q.filter(|q| !q.trim().is_empty()),
         category: query.category.map(|c| c.to_string()),
         outlet: query.outlet.map(|o| o.to_string()),
-        active: query.active,
+        // Customers shop: what is not sold is not shown to them.
+        active: if caller.customer_scope().is_some() {
+            Some(true)
+        } else {
+            query.active
+        },
         featured: query.featured,
     };
     let (rows, total) = read::list_products(
@@ -169,6 +174,7 @@ async fn get_product(
     let product = read::product(&state.store, &caller.tenant, &id)
         .await
         .map_err(internal)?
+        .filter(|p| caller.customer_scope().is_none() || p["active"] == true)
         .ok_or_else(|| ApiError::not_found("PRODUCT_NOT_FOUND", "no such product"))?;
     Ok(Json(product).into_response())
 }
