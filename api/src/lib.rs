@@ -9,6 +9,7 @@ mod admin_routes;
 mod auth;
 mod auth_routes;
 mod body;
+mod catalog;
 mod commands;
 mod context;
 mod customers;
@@ -131,7 +132,9 @@ pub struct ApiDoc;
 
 /// The product's domain routes (customers, catalog, promotions, …), each area's in its module.
 pub fn domain_routes() -> Routes {
-    Routes::new().merge(customers::routes())
+    Routes::new()
+        .merge(customers::routes())
+        .merge(catalog::routes())
 }
 
 /// Every route of the API: this crate's and `extra` (domain routes), each with its rule.

@@ -13,6 +13,7 @@
 //! `<stream_type>.<type>` with its content as data.
 
 mod aggregate;
+pub mod catalog;
 pub mod customers;
 mod execute;
 
@@ -21,5 +22,11 @@ pub use execute::{CommandLoop, RetryPolicy};
 
 /// Registers every aggregate of the product on a command loop.
 pub fn register_all(commands: CommandLoop) -> CommandLoop {
-    commands.register::<customers::Customer>()
+    commands
+        .register::<catalog::CategoryAggregate>()
+        .register::<catalog::ProductAggregate>()
+        .register::<catalog::ServiceAggregate>()
+        .register::<catalog::OutletAggregate>()
+        .register::<catalog::StockAggregate>()
+        .register::<customers::Customer>()
 }

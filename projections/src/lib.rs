@@ -5,6 +5,7 @@
 //! to the projector's version, not to the migrations). The SQL text is shared by both backends:
 //! `$n` parameters, text ids, integer millisecond times.
 
+pub mod catalog;
 pub mod customers;
 
 use std::sync::Arc;
@@ -16,7 +17,10 @@ use schemas::RecordedEvent;
 
 /// Every read model of the product, for the projector daemon.
 pub fn all() -> Vec<Arc<dyn Projector>> {
-    vec![Arc::new(customers::CustomersProjector)]
+    vec![
+        Arc::new(customers::CustomersProjector),
+        Arc::new(catalog::CatalogProjector),
+    ]
 }
 
 /// Why a projector could not apply an event.

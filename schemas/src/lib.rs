@@ -2,6 +2,7 @@
 //! result of a command, and money. Everything here parses its input: a value of one of these
 //! types is valid by construction, so the layers above never re-check it.
 
+pub mod catalog;
 mod command;
 pub mod customers;
 mod event;
