@@ -52,20 +52,38 @@ impl Domain {
 
 /// Creates the read models' live tables if no projector has yet, so an API process that starts
 /// before (or without) the projectors answers reads with empty lists, not errors. The
-/// projectors fill them, and own their shape and rebuilds.
-async fn ensure_read_models(
-    store: &EventStore,
-    projectors: &[Arc<dyn Projector>],
-) -> Result<(), BoxError> {
+/// projectors fill them, and own their shape and rebuilds. Two processes starting at once may
+/// race on PostgreSQL's catalog (`CREATE TABLE IF NOT EXISTS` is not atomic there): that is
+/// retried, and in the end left to the projectors with a warning, never fatal.
+async fn ensure_read_models(store: &EventStore, projectors: &[Arc<dyn Projector>]) {
     for projector in projectors {
-        let mut tx = store.begin().await?;
-        projector
-            .create_tables(&mut tx, &workers::Tables::live())
-            .await
-            .map_err(|e| format!("read model {}: {e}", projector.name()))?;
-        tx.commit().await?;
+        let mut last_error = None;
+        for _ in 0..5 {
+            let created = async {
+                let mut tx = store.begin().await?;
+                projector
+                    .create_tables(&mut tx, &workers::Tables::live())
+                    .await?;
+                tx.commit().await?;
+                Ok::<(), BoxError>(())
+            }
+            .await;
+            match created {
+                Ok(()) => {
+                    last_error = None;
+                    break;
+                }
+                Err(err) => last_error = Some(err),
+            }
+        }
+        if let Some(err) = last_error {
+            tracing::warn!(
+                read_model = projector.name(),
+                error = %crate::error_chain(err.as_ref()),
+                "could not create the read model's tables; its projector will"
+            );
+        }
     }
-    Ok(())
 }
 
 /// Events one worker batch handles at most.
@@ -172,7 +190,7 @@ pub async fn serve(
             identity::system_clock(),
         );
         bootstrap(&identity, &settings.bootstrap).await?;
-        ensure_read_models(&store, &domain.projectors).await?;
+        ensure_read_models(&store, &domain.projectors).await;
         let mut state =
             AppState::new(bus.clone(), store.clone(), identity).with_openapi(domain.openapi);
         state.metrics = metrics.clone();

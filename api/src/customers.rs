@@ -486,7 +486,11 @@ async fn set_pin(
     JsonBody(body): JsonBody<PinBody>,
 ) -> Result<Response, ApiError> {
     let id = customer_id(&caller, &id)?;
-    view(&state, &caller, id.as_str()).await?;
+    // From the log, not the read model: a PIN set right after registration finds the customer.
+    let stream = schemas::StreamRef::new(stream_type()?, id.clone());
+    if state.store.stream_version(&caller.tenant, &stream).await? == 0 {
+        return Err(not_found());
+    }
     let actor = caller.principal()?.actor();
     state
         .identity
