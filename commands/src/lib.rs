@@ -14,11 +14,12 @@
 
 mod aggregate;
 mod execute;
+pub mod promotions;
 
 pub use aggregate::{Aggregate, Decision, Numbering, UniqueKey, decode_event, encode_event};
 pub use execute::{CommandLoop, RetryPolicy};
 
 /// Registers every aggregate of the product on a command loop.
 pub fn register_all(commands: CommandLoop) -> CommandLoop {
-    commands
+    commands.register::<promotions::Promotion>()
 }

@@ -6,6 +6,7 @@ mod command;
 mod event;
 mod ids;
 mod money;
+pub mod promotions;
 
 pub use command::{
     CommandEnvelope, CommandFailure, CommandMetadata, CommandOutcome, CommandReply, DomainError,
