@@ -12,9 +12,11 @@ use eventstore::StoreTransaction;
 use futures::future::BoxFuture;
 use schemas::RecordedEvent;
 
+pub mod promotions;
+
 /// Every read model of the product, for the projector daemon.
 pub fn all() -> Vec<Arc<dyn Projector>> {
-    Vec::new()
+    vec![Arc::new(promotions::Promotions)]
 }
 
 /// Why a projector could not apply an event.
