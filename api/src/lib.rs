@@ -13,6 +13,7 @@ mod context;
 mod error;
 mod metrics;
 mod ops;
+mod promotions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,7 +116,7 @@ pub struct ApiDoc;
 
 /// The product's domain routes (customers, catalog, promotions, …), each area's in its module.
 pub fn domain_routes() -> Routes {
-    Routes::new()
+    Routes::new().merge(promotions::routes())
 }
 
 /// Every route of the API: this crate's and `extra` (domain routes), each with its rule.
