@@ -457,3 +457,61 @@ on_both_backends!(
     sqlite_quoting_releasing_and_listing,
     postgres_quoting_releasing_and_listing
 );
+
+/// Two servers on one PostgreSQL database: their command services do not queue for each other,
+/// so the version check of the append is all that keeps the quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_redemptions_through_two_servers_never_oversell() {
+    let Some((first, session)) = start(Backend::Postgres).await else {
+        return;
+    };
+    let second = TestServer::start_with(Backend::Postgres, catat::serve::Domain::product(), |s| {
+        catat::config::ServeSettings {
+            roles: [catat::cli::Role::Api, catat::cli::Role::Commands]
+                .into_iter()
+                .collect(),
+            ..s
+        }
+    })
+    .await
+    .unwrap();
+    let elsewhere = Session {
+        client: second.client.clone(),
+        ..session.clone()
+    };
+    let id = create(&session, promo("TWO-DOORS", 10)).await;
+    for i in 1..=9 {
+        let (status, body) = redeem(
+            &session,
+            json!({"code": "TWO-DOORS", "reference": format!("before-{i}"), "amount": 100_000}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let tasks: Vec<_> = (1..=20)
+        .map(|i| {
+            let via = if i % 2 == 0 { &session } else { &elsewhere }.clone();
+            let body =
+                json!({"code": "TWO-DOORS", "reference": format!("race-{i}"), "amount": 100_000});
+            tokio::spawn(async move { redeem(&via, body).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    let (ok, refused) = codes(&answers);
+    assert_eq!(ok, 1, "refusals: {refused:?}");
+    assert!(
+        refused.iter().all(|r| r == "409 PROMOTION_QUOTA_EXHAUSTED"),
+        "{refused:?}"
+    );
+    let tenant = schemas::TenantId::parse(&session.tenant).unwrap();
+    let stream = schemas::StreamRef::parse("promotion", &id).unwrap();
+    assert_eq!(
+        first.store.stream_version(&tenant, &stream).await.unwrap(),
+        11
+    );
+    second.stop().await;
+    first.stop().await;
+}
