@@ -515,3 +515,81 @@ async fn postgres_redemptions_through_two_servers_never_oversell() {
     second.stop().await;
     first.stop().await;
 }
+
+async fn promotions_are_staff_only_and_never_cross_tenants(backend: Backend) {
+    let Some((server, session)) = start(backend).await else {
+        return;
+    };
+    let id = create(&session, promo("MINE-ONLY", 5)).await;
+    let other = server.tenant().await;
+
+    // Another tenant can take the same code, and cannot see or redeem this one.
+    create(&other, promo("MINE-ONLY", 5)).await;
+    let r = other
+        .call("GET", &format!("/v1/promotions/{id}"), None)
+        .await;
+    assert_eq!(r.status, 404, "{}", r.json());
+    for path in ["activate", "deactivate"] {
+        let r = other
+            .call("POST", &format!("/v1/promotions/{id}/{path}"), None)
+            .await;
+        assert_eq!(
+            (r.status, r.json()["code"].clone()),
+            (404, json!("PROMOTION_NOT_FOUND"))
+        );
+    }
+    let (status, body) = redeem(
+        &other,
+        json!({"code": "MINE-ONLY", "reference": "o-1", "amount": 100_000}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(body["id"], json!(id), "redeemed another tenant's promotion");
+
+    // A customer of the tenant may not manage or redeem promotions directly.
+    let r = session
+        .call(
+            "POST",
+            "/v1/users",
+            Some(
+                json!({"kind": "customer", "name": "Ana", "email": "ana@shop.example",
+                        "password": "customer-password"}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let r = server
+        .client
+        .post_json(
+            "/v1/auth/login",
+            &json!({"identifier": "ana@shop.example", "password": "customer-password"}),
+            &[("x-tenant-id", session.tenant.as_str())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.json());
+    let customer = session.with_token(r.json()["access_token"].as_str().unwrap());
+    for (method, path, body) in [
+        ("GET", "/v1/promotions".to_owned(), None),
+        (
+            "POST",
+            "/v1/promotions".to_owned(),
+            Some(promo("CUST-MADE", 1)),
+        ),
+        (
+            "POST",
+            "/v1/promotions/redeem".to_owned(),
+            Some(json!({"code": "MINE-ONLY", "reference": "o-9", "amount": 1})),
+        ),
+        ("POST", format!("/v1/promotions/{id}/deactivate"), None),
+    ] {
+        let r = customer.call(method, &path, body).await;
+        assert_eq!(r.status, 403, "{method} {path}: {}", r.json());
+    }
+    server.stop().await;
+}
+on_both_backends!(
+    promotions_are_staff_only_and_never_cross_tenants,
+    sqlite_promotions_are_staff_only_and_never_cross_tenants,
+    postgres_promotions_are_staff_only_and_never_cross_tenants
+);
