@@ -593,3 +593,39 @@ on_both_backends!(
     sqlite_promotions_are_staff_only_and_never_cross_tenants,
     postgres_promotions_are_staff_only_and_never_cross_tenants
 );
+
+/// An API without a projector yet (a fresh database, the projector process not started): the
+/// read model's table does not exist, and the list is empty rather than an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_before_the_projector_first_runs_the_list_is_empty() {
+    let server = TestServer::start_with(Backend::Sqlite, catat::serve::Domain::product(), |s| {
+        catat::config::ServeSettings {
+            roles: [catat::cli::Role::Api, catat::cli::Role::Commands]
+                .into_iter()
+                .collect(),
+            ..s
+        }
+    })
+    .await
+    .unwrap();
+    let session = server.tenant().await;
+    let id = create(&session, promo("EARLY", 1)).await;
+    let r = session.call("GET", "/v1/promotions", None).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.json()["pagination"]["total"], 0);
+    let r = session
+        .call("GET", &format!("/v1/promotions/{id}"), None)
+        .await;
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (404, json!("PROMOTION_NOT_FOUND"))
+    );
+    // Redeeming does not need the read model.
+    let (status, body) = redeem(
+        &session,
+        json!({"code": "EARLY", "reference": "o-1", "amount": 10_000}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    server.stop().await;
+}
