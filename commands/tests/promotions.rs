@@ -238,6 +238,32 @@ fn updating_replaces_the_terms_but_keeps_the_code() {
 }
 
 #[test]
+fn an_update_with_null_clears_an_optional_term_and_without_the_field_keeps_it() {
+    let ending = PromotionTerms {
+        ends_at: Some(now()),
+        cap: None,
+        ..promo()
+    };
+    let patch: PromotionPatch =
+        serde_json::from_value(serde_json::json!({"ends_at": null, "title": "Forever"})).unwrap();
+    // The patch survives its trip through the command payload.
+    let command: PromotionCommand =
+        serde_json::from_value(serde_json::to_value(PromotionCommand::Update(patch)).unwrap())
+            .unwrap();
+    let events = given(&[created(ending.clone())]).when(command).events();
+    let terms = given(&[vec![created(ending)], events].concat())
+        .0
+        .terms
+        .unwrap();
+    assert_eq!(terms.ends_at, None);
+    assert_eq!(terms.quota, Some(10));
+    assert_eq!(terms.title, "Forever");
+    given(&[created(terms)])
+        .when(redeem_cmd(redeem("o-1", 100_000)))
+        .events();
+}
+
+#[test]
 fn lowering_the_quota_below_the_redemptions_held_is_refused_with_quota_below_redeemed() {
     let err = given(&[
         created(promo()),
@@ -245,7 +271,7 @@ fn lowering_the_quota_below_the_redemptions_held_is_refused_with_quota_below_red
         redeemed("o-2", None),
     ])
     .when(PromotionCommand::Update(PromotionPatch {
-        quota: Some(1),
+        quota: Some(Some(1)),
         ..PromotionPatch::default()
     }))
     .refused("QUOTA_BELOW_REDEEMED");

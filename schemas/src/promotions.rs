@@ -207,8 +207,9 @@ pub struct PromotionTerms {
     pub minimum_spend: i64,
 }
 
-/// A change to a promotion's terms; absent fields stay. The kind, code, barcode and customer
-/// never change.
+/// A change to a promotion's terms; absent fields stay, and `null` clears the optional ones
+/// (cap, quota, per-customer limit, start, end). The kind, code, barcode and customer never
+/// change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromotionPatch {
@@ -224,27 +225,57 @@ pub struct PromotionPatch {
     /// New value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<i64>,
-    /// New cap.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cap: Option<i64>,
-    /// New quota (not below the redemptions held).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quota: Option<i64>,
-    /// New per-customer limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub per_customer_limit: Option<i64>,
-    /// New start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub starts_at: Option<DateTime<Utc>>,
-    /// New end.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ends_at: Option<DateTime<Utc>>,
+    /// New cap; `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cap: Option<Option<i64>>,
+    /// New quota (not below the redemptions held); `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub quota: Option<Option<i64>>,
+    /// New per-customer limit; `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub per_customer_limit: Option<Option<i64>>,
+    /// New start; `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub starts_at: Option<Option<DateTime<Utc>>>,
+    /// New end; `null` clears it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ends_at: Option<Option<DateTime<Utc>>>,
     /// New product scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_ids: Option<Vec<StreamId>>,
     /// New minimum spend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum_spend: Option<i64>,
+}
+
+/// A present field's value, `null` included: `Some(None)` clears, absent (serde's default)
+/// keeps.
+fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 impl PromotionTerms {
@@ -338,11 +369,21 @@ impl PromotionTerms {
         t.description = p.description.unwrap_or(t.description);
         t.discount_type = p.discount_type.unwrap_or(t.discount_type);
         t.value = p.value.unwrap_or(t.value);
-        t.cap = p.cap.or(t.cap);
-        t.quota = p.quota.or(t.quota);
-        t.per_customer_limit = p.per_customer_limit.or(t.per_customer_limit);
-        t.starts_at = p.starts_at.or(t.starts_at);
-        t.ends_at = p.ends_at.or(t.ends_at);
+        if let Some(cap) = p.cap {
+            t.cap = cap;
+        }
+        if let Some(quota) = p.quota {
+            t.quota = quota;
+        }
+        if let Some(per_customer_limit) = p.per_customer_limit {
+            t.per_customer_limit = per_customer_limit;
+        }
+        if let Some(starts_at) = p.starts_at {
+            t.starts_at = starts_at;
+        }
+        if let Some(ends_at) = p.ends_at {
+            t.ends_at = ends_at;
+        }
         t.product_ids = p.product_ids.unwrap_or(t.product_ids);
         t.minimum_spend = p.minimum_spend.unwrap_or(t.minimum_spend);
         t
