@@ -17,6 +17,7 @@ mod error;
 mod files;
 mod metrics;
 mod ops;
+mod promotions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,6 +136,7 @@ pub fn domain_routes() -> Routes {
     Routes::new()
         .merge(customers::routes())
         .merge(catalog::routes())
+        .merge(promotions::routes())
 }
 
 /// Every route of the API: this crate's and `extra` (domain routes), each with its rule.

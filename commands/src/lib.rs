@@ -16,6 +16,7 @@ mod aggregate;
 pub mod catalog;
 pub mod customers;
 mod execute;
+pub mod promotions;
 
 pub use aggregate::{Aggregate, Decision, Numbering, UniqueKey, decode_event, encode_event};
 pub use execute::{CommandLoop, RetryPolicy};
@@ -29,4 +30,5 @@ pub fn register_all(commands: CommandLoop) -> CommandLoop {
         .register::<catalog::OutletAggregate>()
         .register::<catalog::StockAggregate>()
         .register::<customers::Customer>()
+        .register::<promotions::Promotion>()
 }

@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod customers;
+pub mod promotions;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
     vec![
         Arc::new(customers::CustomersProjector),
         Arc::new(catalog::CatalogProjector),
+        Arc::new(promotions::Promotions),
     ]
 }
 
