@@ -415,14 +415,14 @@ async fn a_customer_with_a_pin_spends_points_only_with_it(backend: Backend) {
     let r = spend(Some("123456")).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["state"]["points"], 9);
-    // The PIN is nowhere in the log.
+    // The PIN is nowhere in the tenant's log.
+    let filter = eventstore::LogFilter {
+        tenant: Some(schemas::TenantId::parse(s.tenant.as_str()).unwrap()),
+        ..eventstore::LogFilter::default()
+    };
     let events = server
         .store
-        .read_all(
-            schemas::LogPosition::START,
-            &eventstore::LogFilter::default(),
-            10_000,
-        )
+        .read_all(schemas::LogPosition::START, &filter, 10_000)
         .await
         .unwrap();
     assert!(

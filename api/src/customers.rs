@@ -236,7 +236,7 @@ async fn lookup(
     let mut found = view(&state, &caller, &holder).await?;
     // A merged customer resolves to the one that absorbed it (chains included, bounded).
     for _ in 0..8 {
-        let Some(target) = found.merged_into.clone() else {
+        let Some(target) = found.record.merged_into.clone() else {
             break;
         };
         found = view(&state, &caller, &target).await?;
@@ -277,13 +277,37 @@ fn optional_body(bytes: &[u8]) -> Result<ReasonBody, ApiError> {
     crate::parse_json(bytes)
 }
 
-async fn approve(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let id = StreamId::parse(id).map_err(|_| not_found())?;
-    command(&state, &ctx, id, CustomerCommand::Approve {}).await
+/// What a route built from a function answers.
+type Answer = std::pin::Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
+
+/// A route whose command has no fields (approve, unsuspend).
+fn action(
+    command: CustomerCommand,
+) -> impl Fn(State<AppState>, RequestContext, Path<String>) -> Answer + Clone + Send + Sync + 'static
+{
+    move |State(state), ctx, Path(id)| {
+        let command = command.clone();
+        Box::pin(async move {
+            let id = StreamId::parse(id).map_err(|_| not_found())?;
+            self::command(&state, &ctx, id, command).await
+        })
+    }
+}
+
+/// A points route: earn, expire or adjust (spend checks the PIN first).
+fn points(
+    kind: fn(PointsChange) -> CustomerCommand,
+) -> impl Fn(State<AppState>, RequestContext, Path<String>, JsonBody<PointsBody>) -> Answer
++ Clone
++ Send
++ Sync
++ 'static {
+    move |State(state), ctx, Path(id), JsonBody(body)| {
+        Box::pin(async move {
+            let id = StreamId::parse(id).map_err(|_| not_found())?;
+            self::command(&state, &ctx, id, kind(body.change())).await
+        })
+    }
 }
 
 async fn suspend(
@@ -303,15 +327,6 @@ async fn suspend(
         },
     )
     .await
-}
-
-async fn unsuspend(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let id = StreamId::parse(id).map_err(|_| not_found())?;
-    command(&state, &ctx, id, CustomerCommand::Unsuspend {}).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -393,16 +408,6 @@ impl PointsBody {
     }
 }
 
-async fn earn(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<PointsBody>,
-) -> Result<Response, ApiError> {
-    let id = StreamId::parse(id).map_err(|_| not_found())?;
-    command(&state, &ctx, id, CustomerCommand::EarnPoints(body.change())).await
-}
-
 async fn spend(
     State(state): State<AppState>,
     ctx: RequestContext,
@@ -437,38 +442,6 @@ async fn spend(
         &ctx,
         id,
         CustomerCommand::SpendPoints(body.change()),
-    )
-    .await
-}
-
-async fn expire(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<PointsBody>,
-) -> Result<Response, ApiError> {
-    let id = StreamId::parse(id).map_err(|_| not_found())?;
-    command(
-        &state,
-        &ctx,
-        id,
-        CustomerCommand::ExpirePoints(body.change()),
-    )
-    .await
-}
-
-async fn adjust(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<PointsBody>,
-) -> Result<Response, ApiError> {
-    let id = StreamId::parse(id).map_err(|_| not_found())?;
-    command(
-        &state,
-        &ctx,
-        id,
-        CustomerCommand::AdjustPoints(body.change()),
     )
     .await
 }
@@ -544,7 +517,7 @@ pub(crate) fn routes() -> Routes {
             "/v1/customers/{id}/approve",
             Staff(can(Action::Edit)),
             "Approve a customer waiting for approval",
-            approve,
+            action(CustomerCommand::Approve {}),
         )
         .add(
             Method::POST,
@@ -558,7 +531,7 @@ pub(crate) fn routes() -> Routes {
             "/v1/customers/{id}/unsuspend",
             Staff(can(Action::Edit)),
             "Lift a customer's suspension",
-            unsuspend,
+            action(CustomerCommand::Unsuspend {}),
         )
         .add(
             Method::POST,
@@ -579,7 +552,7 @@ pub(crate) fn routes() -> Routes {
             "/v1/customers/{id}/points/earn",
             Staff(can(Action::Edit)),
             "Add earned loyalty points",
-            earn,
+            points(CustomerCommand::EarnPoints),
         )
         .add(
             Method::POST,
@@ -593,14 +566,14 @@ pub(crate) fn routes() -> Routes {
             "/v1/customers/{id}/points/expire",
             Staff(can(Action::Edit)),
             "Expire loyalty points",
-            expire,
+            points(CustomerCommand::ExpirePoints),
         )
         .add(
             Method::POST,
             "/v1/customers/{id}/points/adjust",
             Staff(can(Action::Edit)),
             "Correct the points balance by a signed amount",
-            adjust,
+            points(CustomerCommand::AdjustPoints),
         )
         .add(
             Method::PUT,

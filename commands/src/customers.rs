@@ -2,14 +2,12 @@
 //! changes with unique email, mobile, service number and tags, approval and suspension,
 //! verification, merging, and a loyalty points balance that never goes below zero.
 
-use chrono::{DateTime, Utc};
 use schemas::customers::{
-    CODE_COUNTER, CodePattern, CustomerCommand, CustomerEvent, CustomerStatus, PointsChange,
-    PointsMoved, Profile, ProfilePatch, STREAM_TYPE, VerifiableField, normalize_email,
-    normalize_mobile, parse_code, parse_service_number,
+    CODE_COUNTER, CodePattern, CustomerCommand, CustomerEvent, CustomerRecord, CustomerStatus,
+    PointsChange, PointsMoved, Profile, ProfilePatch, STREAM_TYPE, VerifiableField,
+    normalize_email, normalize_mobile, parse_code, parse_service_number,
 };
 use schemas::{DomainError, StreamId, ValidationError};
-use serde::{Deserialize, Serialize};
 
 use crate::{Aggregate, Decision, Numbering, UniqueKey};
 
@@ -17,32 +15,8 @@ use crate::{Aggregate, Decision, Numbering, UniqueKey};
 #[derive(Debug)]
 pub struct Customer;
 
-/// A customer as its events leave it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CustomerState {
-    /// Whether it was registered.
-    pub exists: bool,
-    /// Its code.
-    pub code: String,
-    /// Its profile.
-    pub profile: Profile,
-    /// Where it stands.
-    pub status: CustomerStatus,
-    /// The suspension's reason.
-    pub suspension_reason: Option<String>,
-    /// The verified email, if the current one is.
-    pub email_verified: bool,
-    /// Whether the current mobile is verified.
-    pub mobile_verified: bool,
-    /// The loyalty points balance.
-    pub points: i64,
-    /// The customer that absorbed this one.
-    pub merged_into: Option<String>,
-    /// The customers this one absorbed.
-    pub merged_from: Vec<String>,
-    /// When it joined.
-    pub joined_at: Option<DateTime<Utc>>,
-}
+/// A customer as its events leave it (the record the read model shows too).
+pub type CustomerState = CustomerRecord;
 
 fn not_found() -> DomainError {
     DomainError::not_found("CUSTOMER_NOT_FOUND", "no such customer")
@@ -111,37 +85,6 @@ fn normalized(mut p: Profile) -> Result<Profile, DomainError> {
         );
     }
     Ok(p)
-}
-
-/// The profile after `patch`.
-fn patched(mut p: Profile, patch: &ProfilePatch) -> Profile {
-    fn set<T: Clone>(field: &mut Option<T>, change: &Option<Option<T>>) {
-        if let Some(value) = change {
-            field.clone_from(value);
-        }
-    }
-    if let Some(name) = &patch.name {
-        p.name.clone_from(name);
-    }
-    set(&mut p.first_name, &patch.first_name);
-    set(&mut p.last_name, &patch.last_name);
-    set(&mut p.email, &patch.email);
-    set(&mut p.mobile, &patch.mobile);
-    set(&mut p.phone, &patch.phone);
-    set(&mut p.address, &patch.address);
-    set(&mut p.city, &patch.city);
-    set(&mut p.birth_date, &patch.birth_date);
-    set(&mut p.gender, &patch.gender);
-    set(&mut p.group, &patch.group);
-    if let Some(tags) = &patch.tags {
-        p.tags.clone_from(tags);
-    }
-    set(&mut p.vat_number, &patch.vat_number);
-    set(&mut p.service_number, &patch.service_number);
-    set(&mut p.referred_by, &patch.referred_by);
-    set(&mut p.signup_outlet, &patch.signup_outlet);
-    set(&mut p.user_id, &patch.user_id);
-    p
 }
 
 /// The fields of `after` that differ from `before`, as a patch.
@@ -286,7 +229,7 @@ fn decide(
             }]
         }
         C::Update { patch, by_staff } => {
-            let after = normalized(patched(state.profile.clone(), &patch))?;
+            let after = normalized(state.profile.clone().patched(&patch))?;
             let changes = changes(&state.profile, &after);
             if !by_staff {
                 let verified = [
@@ -456,63 +399,8 @@ impl Aggregate for Customer {
         decide(state, others, command)
     }
 
-    fn evolve(mut state: CustomerState, event: &CustomerEvent) -> CustomerState {
-        use CustomerEvent as E;
-        match event {
-            E::Registered {
-                code,
-                profile,
-                status,
-                joined_at,
-            } => {
-                state.exists = true;
-                state.code.clone_from(code);
-                state.profile = profile.clone();
-                state.status = *status;
-                state.joined_at = Some(*joined_at);
-            }
-            E::Updated { changes } => {
-                if changes.email.is_some() {
-                    state.email_verified = false;
-                }
-                if changes.mobile.is_some() {
-                    state.mobile_verified = false;
-                }
-                state.profile = patched(std::mem::take(&mut state.profile), changes);
-            }
-            E::Approved {} | E::Unsuspended {} => {
-                state.status = CustomerStatus::Active;
-                state.suspension_reason = None;
-            }
-            E::Suspended { reason } => {
-                state.status = CustomerStatus::Suspended;
-                state.suspension_reason.clone_from(reason);
-            }
-            E::Verified { field, .. } => match field {
-                VerifiableField::Email => state.email_verified = true,
-                VerifiableField::Mobile => state.mobile_verified = true,
-            },
-            E::Merged {
-                sources,
-                tags,
-                balance,
-                ..
-            } => {
-                state.merged_from.extend(sources.iter().cloned());
-                state.profile.tags.extend(tags.iter().cloned());
-                state.points = *balance;
-            }
-            E::MergedInto { target } => {
-                state.status = CustomerStatus::Merged;
-                state.merged_into = Some(target.clone());
-                state.points = 0;
-                state.profile.tags.clear();
-            }
-            E::PointsEarned(m) | E::PointsSpent(m) | E::PointsExpired(m) | E::PointsAdjusted(m) => {
-                state.points = m.balance;
-            }
-        }
-        state
+    fn evolve(state: CustomerState, event: &CustomerEvent) -> CustomerState {
+        state.apply(event)
     }
 
     fn unique_keys(state: &CustomerState) -> Vec<UniqueKey> {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use eventstore::{EventStore, LogFilter, StoreTransaction};
 use futures::future::BoxFuture;
-use schemas::customers::{CustomerEvent, CustomerStatus, Profile, STREAM_TYPE, VerifiableField};
+use schemas::customers::{CustomerEvent, CustomerRecord, CustomerStatus, STREAM_TYPE};
 use schemas::{RecordedEvent, StreamType, TenantId};
 use serde::{Deserialize, Serialize};
 
@@ -15,34 +15,13 @@ use crate::{ProjectionError, Projector, Tables, in_tx, on_reader};
 pub struct CustomerView {
     /// Its id.
     pub id: String,
-    /// Its code.
-    pub code: String,
-    /// Where it stands.
-    pub status: CustomerStatus,
-    /// The suspension's reason.
-    #[serde(default)]
-    pub suspension_reason: Option<String>,
-    /// Loyalty points.
-    pub points: i64,
-    /// Whether the email is verified.
-    pub email_verified: bool,
-    /// Whether the mobile is verified.
-    pub mobile_verified: bool,
-    /// The customer that absorbed this one.
-    #[serde(default)]
-    pub merged_into: Option<String>,
-    /// The customers this one absorbed.
-    #[serde(default)]
-    pub merged_from: Vec<String>,
-    /// When it joined.
-    pub joined_at: Option<DateTime<Utc>>,
     /// When it last changed.
     pub updated_at: Option<DateTime<Utc>>,
     /// Its version (the aggregate's; an `If-Match` for the next change).
     pub version: i64,
-    /// The profile.
+    /// The record its events fold into.
     #[serde(flatten)]
-    pub profile: Profile,
+    pub record: CustomerRecord,
 }
 
 /// What a customer list is filtered by.
@@ -71,9 +50,9 @@ fn millis(at: Option<DateTime<Utc>>) -> Option<i64> {
 }
 
 fn search_text(view: &CustomerView) -> String {
-    let p = &view.profile;
+    let p = &view.record.profile;
     [
-        Some(view.code.as_str()),
+        Some(view.record.code.as_str()),
         Some(p.name.as_str()),
         p.first_name.as_deref(),
         p.last_name.as_deref(),
@@ -88,75 +67,6 @@ fn search_text(view: &CustomerView) -> String {
     .collect::<Vec<_>>()
     .join(" ")
     .to_lowercase()
-}
-
-/// The view after one event.
-fn apply(mut view: CustomerView, event: &CustomerEvent) -> CustomerView {
-    use CustomerEvent as E;
-    match event {
-        E::Registered {
-            code,
-            profile,
-            status,
-            joined_at,
-        } => {
-            view.code.clone_from(code);
-            view.profile = profile.clone();
-            view.status = *status;
-            view.joined_at = Some(*joined_at);
-        }
-        E::Updated { changes } => {
-            let mut profile = serde_json::to_value(&view.profile).unwrap_or_default();
-            if let (Some(target), Ok(serde_json::Value::Object(patch))) =
-                (profile.as_object_mut(), serde_json::to_value(changes))
-            {
-                for (key, value) in patch {
-                    target.insert(key, value);
-                }
-            }
-            if let Ok(profile) = serde_json::from_value(profile) {
-                view.profile = profile;
-            }
-            if changes.email.is_some() {
-                view.email_verified = false;
-            }
-            if changes.mobile.is_some() {
-                view.mobile_verified = false;
-            }
-        }
-        E::Approved {} | E::Unsuspended {} => {
-            view.status = CustomerStatus::Active;
-            view.suspension_reason = None;
-        }
-        E::Suspended { reason } => {
-            view.status = CustomerStatus::Suspended;
-            view.suspension_reason.clone_from(reason);
-        }
-        E::Verified { field, .. } => match field {
-            VerifiableField::Email => view.email_verified = true,
-            VerifiableField::Mobile => view.mobile_verified = true,
-        },
-        E::Merged {
-            sources,
-            tags,
-            balance,
-            ..
-        } => {
-            view.merged_from.extend(sources.iter().cloned());
-            view.profile.tags.extend(tags.iter().cloned());
-            view.points = *balance;
-        }
-        E::MergedInto { target } => {
-            view.status = CustomerStatus::Merged;
-            view.merged_into = Some(target.clone());
-            view.points = 0;
-            view.profile.tags.clear();
-        }
-        E::PointsEarned(m) | E::PointsSpent(m) | E::PointsExpired(m) | E::PointsAdjusted(m) => {
-            view.points = m.balance;
-        }
-    }
-    view
 }
 
 fn status_text(status: CustomerStatus) -> String {
@@ -238,7 +148,8 @@ impl Projector for CustomersProjector {
                     ..CustomerView::default()
                 },
             };
-            let mut view = apply(view, &parsed);
+            let mut view = view;
+            view.record = std::mem::take(&mut view.record).apply(&parsed);
             view.version = event.version;
             view.updated_at = Some(event.recorded_at);
             let upsert = format!(
@@ -256,12 +167,12 @@ impl Projector for CustomersProjector {
                 sqlx::query(&upsert)
                     .bind(event.tenant_id.as_str())
                     .bind(event.stream_id.as_str())
-                    .bind(&view.code)
-                    .bind(&view.profile.name)
-                    .bind(status_text(view.status))
-                    .bind(view.profile.group.as_ref().map(|g| g.name.clone()))
-                    .bind(view.points)
-                    .bind(millis(view.joined_at))
+                    .bind(&view.record.code)
+                    .bind(&view.record.profile.name)
+                    .bind(status_text(view.record.status))
+                    .bind(view.record.profile.group.as_ref().map(|g| g.name.clone()))
+                    .bind(view.record.points)
+                    .bind(millis(view.record.joined_at))
                     .bind(millis(view.updated_at))
                     .bind(search_text(&view))
                     .bind(&text)
@@ -356,14 +267,18 @@ mod tests {
     fn a_view_reads_back_what_it_wrote() {
         let view = CustomerView {
             id: "c1".into(),
-            code: "C-0001".into(),
-            points: 5,
-            profile: Profile {
-                name: "Ana".into(),
-                email: Some("ana@example.com".into()),
-                ..Profile::default()
+            version: 3,
+            updated_at: None,
+            record: CustomerRecord {
+                code: "C-0001".into(),
+                points: 5,
+                profile: schemas::customers::Profile {
+                    name: "Ana".into(),
+                    email: Some("ana@example.com".into()),
+                    ..Default::default()
+                },
+                ..CustomerRecord::default()
             },
-            ..CustomerView::default()
         };
         let text = serde_json::to_string(&view).unwrap_or_default();
         let back: CustomerView = serde_json::from_str(&text).unwrap_or_default();

@@ -84,7 +84,6 @@ pub trait Projector: Send + Sync + 'static {
 
 /// Runs `$query.$run(conn)` inside a store transaction, whichever the backend (the query is
 /// built once per backend: its type names the backend).
-#[allow(unused_macros)]
 macro_rules! in_tx {
     ($tx:expr, execute, $query:expr) => {
         match $tx {
@@ -105,7 +104,6 @@ macro_rules! in_tx {
 }
 
 /// Runs `$query.$run(pool)` on the store's read pool.
-#[allow(unused_macros)]
 macro_rules! on_reader {
     ($store:expr, $run:ident, $query:expr) => {
         match $store {
@@ -115,5 +113,4 @@ macro_rules! on_reader {
     };
 }
 
-#[allow(unused_imports)]
 pub(crate) use {in_tx, on_reader};

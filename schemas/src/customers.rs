@@ -536,6 +536,134 @@ pub struct PointsMoved {
     pub reference: Option<String>,
 }
 
+impl Profile {
+    /// The profile after `patch`: absent fields stay, `null` clears.
+    pub fn patched(mut self, patch: &ProfilePatch) -> Self {
+        fn set<T: Clone>(field: &mut Option<T>, change: &Option<Option<T>>) {
+            if let Some(value) = change {
+                field.clone_from(value);
+            }
+        }
+        if let Some(name) = &patch.name {
+            self.name.clone_from(name);
+        }
+        set(&mut self.first_name, &patch.first_name);
+        set(&mut self.last_name, &patch.last_name);
+        set(&mut self.email, &patch.email);
+        set(&mut self.mobile, &patch.mobile);
+        set(&mut self.phone, &patch.phone);
+        set(&mut self.address, &patch.address);
+        set(&mut self.city, &patch.city);
+        set(&mut self.birth_date, &patch.birth_date);
+        set(&mut self.gender, &patch.gender);
+        set(&mut self.group, &patch.group);
+        if let Some(tags) = &patch.tags {
+            self.tags.clone_from(tags);
+        }
+        set(&mut self.vat_number, &patch.vat_number);
+        set(&mut self.service_number, &patch.service_number);
+        set(&mut self.referred_by, &patch.referred_by);
+        set(&mut self.signup_outlet, &patch.signup_outlet);
+        set(&mut self.user_id, &patch.user_id);
+        self
+    }
+}
+
+/// A customer as its events leave it: the one fold the aggregate decides on and the read model
+/// shows, so the two cannot drift apart.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CustomerRecord {
+    /// Whether it was registered.
+    pub exists: bool,
+    /// Its code.
+    pub code: String,
+    /// Where it stands.
+    pub status: CustomerStatus,
+    /// The suspension's reason.
+    #[serde(default)]
+    pub suspension_reason: Option<String>,
+    /// Whether the current email is verified.
+    pub email_verified: bool,
+    /// Whether the current mobile is verified.
+    pub mobile_verified: bool,
+    /// The loyalty points balance.
+    pub points: i64,
+    /// The customer that absorbed this one.
+    #[serde(default)]
+    pub merged_into: Option<String>,
+    /// The customers this one absorbed.
+    #[serde(default)]
+    pub merged_from: Vec<String>,
+    /// When it joined.
+    #[serde(default)]
+    pub joined_at: Option<DateTime<Utc>>,
+    /// Its profile.
+    #[serde(flatten)]
+    pub profile: Profile,
+}
+
+impl CustomerRecord {
+    /// The record after one event.
+    pub fn apply(mut self, event: &CustomerEvent) -> Self {
+        use CustomerEvent as E;
+        match event {
+            E::Registered {
+                code,
+                profile,
+                status,
+                joined_at,
+            } => {
+                self.exists = true;
+                self.code.clone_from(code);
+                self.profile = profile.clone();
+                self.status = *status;
+                self.joined_at = Some(*joined_at);
+            }
+            E::Updated { changes } => {
+                if changes.email.is_some() {
+                    self.email_verified = false;
+                }
+                if changes.mobile.is_some() {
+                    self.mobile_verified = false;
+                }
+                self.profile = std::mem::take(&mut self.profile).patched(changes);
+            }
+            E::Approved {} | E::Unsuspended {} => {
+                self.status = CustomerStatus::Active;
+                self.suspension_reason = None;
+            }
+            E::Suspended { reason } => {
+                self.status = CustomerStatus::Suspended;
+                self.suspension_reason.clone_from(reason);
+            }
+            E::Verified { field, .. } => match field {
+                VerifiableField::Email => self.email_verified = true,
+                VerifiableField::Mobile => self.mobile_verified = true,
+            },
+            E::Merged {
+                sources,
+                tags,
+                balance,
+                ..
+            } => {
+                self.merged_from.extend(sources.iter().cloned());
+                self.profile.tags.extend(tags.iter().cloned());
+                self.points = *balance;
+            }
+            E::MergedInto { target } => {
+                self.status = CustomerStatus::Merged;
+                self.merged_into = Some(target.clone());
+                self.points = 0;
+                self.profile.tags.clear();
+            }
+            E::PointsEarned(m) | E::PointsSpent(m) | E::PointsExpired(m) | E::PointsAdjusted(m) => {
+                self.points = m.balance;
+            }
+        }
+        self
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
