@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use identity::{Action, Module, Permission};
 use projections::catalog::{self as read, ProductFilter};
@@ -54,21 +54,14 @@ async fn command(
     .await
 }
 
-/// Sends `create` to a new aggregate and answers 201. The id is the command's: new (UUIDv7)
-/// for each request, the same for retries with one `Idempotency-Key`, so a retry names the
-/// aggregate the first attempt made.
+/// Sends `create` to a new aggregate of `stream_type`; 201.
 async fn create(
     state: &AppState,
     ctx: &RequestContext,
     stream_type: &str,
     body: Value,
 ) -> Result<Response, ApiError> {
-    let id = ctx.command_id.as_uuid().to_string();
-    let mut response = command(state, ctx, stream_type, &id, "create", body).await?;
-    if response.status() == StatusCode::OK {
-        *response.status_mut() = StatusCode::CREATED;
-    }
-    Ok(response)
+    crate::commands::send_create(state, ctx, &StreamType::parse(stream_type)?, "create", body).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -64,6 +64,36 @@ pub async fn send_command(
     accepted_response(&result, stream_id.as_str())
 }
 
+/// Sends `command_type` to a new aggregate and answers 201. Its id is the command's: new
+/// (UUIDv7) for each request, the same for retries with one `Idempotency-Key`, so a retry names
+/// the aggregate the first attempt made.
+pub(crate) async fn send_create(
+    state: &AppState,
+    ctx: &RequestContext,
+    stream_type: &StreamType,
+    command_type: &str,
+    payload: Value,
+) -> Result<Response, ApiError> {
+    let id = StreamId::parse(ctx.command_id.as_uuid().to_string())?;
+    let mut response = send_command(state, ctx, stream_type, id, command_type, payload).await?;
+    *response.status_mut() = StatusCode::CREATED;
+    Ok(response)
+}
+
+/// A command enum value tagged `{"type", "data"}` as its command type and payload.
+pub(crate) fn tagged(command: &impl Serialize) -> Result<(String, Value), ApiError> {
+    let tagged = serde_json::to_value(command).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let Value::Object(mut fields) = tagged else {
+        return Err(ApiError::Internal("a command is not an object".into()));
+    };
+    match (fields.remove("type"), fields.remove("data")) {
+        (Some(Value::String(kind)), Some(data)) => Ok((kind, data)),
+        _ => Err(ApiError::Internal(
+            "a command is not tagged {type, data}".into(),
+        )),
+    }
+}
+
 fn accepted_response(result: &CommandResult, id: &str) -> Result<Response, ApiError> {
     match result.outcome() {
         Some(CommandOutcome::Accepted { version, state }) => {

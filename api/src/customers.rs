@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::auth::{Access, Caller, Routes};
 use crate::body::{JsonBody, Paging, Params};
+use crate::commands::{send_create, tagged};
 use crate::{ApiError, AppState, RequestContext, send_command};
 
 fn stream_type() -> Result<StreamType, ApiError> {
@@ -50,14 +51,8 @@ async fn command(
     id: StreamId,
     command: CustomerCommand,
 ) -> Result<Response, ApiError> {
-    let tagged = serde_json::to_value(&command).map_err(|e| ApiError::Internal(Box::new(e)))?;
-    let (Some(Value::String(kind)), Some(payload)) = (tagged.get("type"), tagged.get("data"))
-    else {
-        return Err(ApiError::Internal(
-            "a customer command is not tagged".into(),
-        ));
-    };
-    send_command(state, ctx, &stream_type()?, id, kind, payload.clone()).await
+    let (kind, payload) = tagged(&command)?;
+    send_command(state, ctx, &stream_type()?, id, &kind, payload).await
 }
 
 /// A registration: the profile's fields beside `code` and `requires_approval`, in one object.
@@ -101,27 +96,15 @@ async fn create(
         .tenant(&ctx.tenant)
         .await?
         .ok_or_else(|| ApiError::not_found("TENANT_NOT_FOUND", "no such tenant"))?;
-    // The id follows from the Idempotency-Key when there is one, so a retried create lands on
-    // the same customer and gets the first answer.
-    let id = StreamId::parse(ctx.command_id.as_uuid().to_string())
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    let response = command(
-        &state,
-        &ctx,
-        id,
-        CustomerCommand::Create {
-            code: options.code,
-            code_pattern: tenant.customer_code_pattern,
-            number: None,
-            profile,
-            requires_approval: options.requires_approval,
-            at: Utc::now(),
-        },
-    )
-    .await?;
-    let (mut parts, body) = response.into_parts();
-    parts.status = StatusCode::CREATED;
-    Ok(Response::from_parts(parts, body))
+    let (kind, payload) = tagged(&CustomerCommand::Create {
+        code: options.code,
+        code_pattern: tenant.customer_code_pattern,
+        number: None,
+        profile,
+        requires_approval: options.requires_approval,
+        at: Utc::now(),
+    })?;
+    send_create(&state, &ctx, &stream_type()?, &kind, payload).await
 }
 
 #[derive(Debug, Deserialize)]

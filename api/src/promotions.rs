@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use identity::{Action, Module, Permission};
@@ -127,13 +127,8 @@ async fn create(
                 .collect(),
         ));
     }
-    // The command id is a fresh UUIDv7, or the Idempotency-Key's: a retried create names the
-    // promotion it made the first time.
-    let id = StreamId::parse(ctx.command_id.as_uuid().to_string())?;
     let payload = serde_json::to_value(&terms).map_err(|e| ApiError::Internal(Box::new(e)))?;
-    let mut response = send_command(&state, &ctx, &stream_type()?, id, "create", payload).await?;
-    *response.status_mut() = StatusCode::CREATED;
-    Ok(response)
+    crate::commands::send_create(&state, &ctx, &stream_type()?, "create", payload).await
 }
 
 async fn list(
