@@ -595,7 +595,7 @@ on_both_backends!(
 );
 
 /// An API without a projector yet (a fresh database, the projector process not started): the
-/// read model's table does not exist, and the list is empty rather than an error.
+/// read model has no rows yet, and the list is empty rather than an error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_before_the_projector_first_runs_the_list_is_empty() {
     let server = TestServer::start_with(Backend::Sqlite, catat::serve::Domain::product(), |s| {

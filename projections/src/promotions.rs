@@ -66,25 +66,6 @@ struct Row {
     updated_at: i64,
 }
 
-/// Whether `err` says the table is not there: the projector creates it when it first runs, so
-/// an API process can be up before it exists. Until then the read model is empty.
-fn missing_table(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Database(db) => {
-            // PostgreSQL: undefined_table; SQLite has no code of its own for it.
-            db.code().as_deref() == Some("42P01") || db.message().starts_with("no such table")
-        }
-        _ => false,
-    }
-}
-
-fn empty_if_missing<T: Default>(result: Result<T, sqlx::Error>) -> Result<T, ProjectionError> {
-    match result {
-        Err(err) if missing_table(&err) => Ok(T::default()),
-        other => Ok(other?),
-    }
-}
-
 fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
@@ -120,13 +101,13 @@ pub async fn get(
     promotion_id: &str,
 ) -> Result<Option<PromotionView>, ProjectionError> {
     let sql = format!("SELECT {COLUMNS} FROM {TABLE} WHERE tenant_id = $1 AND promotion_id = $2");
-    let row: Option<Row> = empty_if_missing(on_reader!(
+    let row: Option<Row> = on_reader!(
         store,
         fetch_optional,
         sqlx::query_as(&sql)
             .bind(tenant.as_str())
             .bind(promotion_id)
-    ))?;
+    )?;
     row.map(PromotionView::try_from).transpose()
 }
 
@@ -153,7 +134,7 @@ pub async fn list(
     let active = filter.active.map(i64::from);
     let valid_at = filter.valid_at.map(millis);
     let count_sql = format!("SELECT COUNT(*) FROM {TABLE} WHERE {conditions}");
-    let total: i64 = empty_if_missing(on_reader!(
+    let total: i64 = on_reader!(
         store,
         fetch_one,
         sqlx::query_scalar(&count_sql)
@@ -162,7 +143,7 @@ pub async fn list(
             .bind(filter.kind.as_deref())
             .bind(active)
             .bind(valid_at)
-    ))?;
+    )?;
     if total == 0 {
         return Ok((Vec::new(), 0));
     }
