@@ -7,37 +7,6 @@ use schemas::TenantId;
 
 use crate::{EventStore, Result, StoreError, StoreTransaction};
 
-/// Runs `$query.$run(conn)` on whichever backend the transaction is on (the query text is
-/// built once per backend: its type names the backend).
-macro_rules! in_tx {
-    ($tx:expr, execute, $query:expr) => {
-        match $tx {
-            StoreTransaction::Postgres(tx) => {
-                $query.execute(&mut **tx).await.map(|r| r.rows_affected())
-            }
-            StoreTransaction::Sqlite(tx) => {
-                $query.execute(&mut **tx).await.map(|r| r.rows_affected())
-            }
-        }
-    };
-    ($tx:expr, $run:ident, $query:expr) => {
-        match $tx {
-            StoreTransaction::Postgres(tx) => $query.$run(&mut **tx).await,
-            StoreTransaction::Sqlite(tx) => $query.$run(&mut **tx).await,
-        }
-    };
-}
-
-/// Runs `$query.$run(pool)` on the store's read pool.
-macro_rules! on_reader {
-    ($store:expr, $run:ident, $query:expr) => {
-        match $store {
-            EventStore::Postgres(s) => $query.$run(s.pool()).await,
-            EventStore::Sqlite(s) => $query.$run(s.reader()).await,
-        }
-    };
-}
-
 fn check_name(field: &'static str, value: &str) -> Result<()> {
     if value.is_empty() || value.len() > 200 || value.chars().any(char::is_control) {
         return Err(StoreError::invalid(

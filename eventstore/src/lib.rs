@@ -13,6 +13,40 @@
 //!   failures ([`ProjectionStatus`]).
 
 mod error;
+
+/// Runs `$query.$run(conn)` inside a [`StoreTransaction`], whichever its backend: the query is
+/// written once and built per backend (its type names the backend). `execute` gives the rows
+/// affected. For callers that share one SQL text between PostgreSQL and SQLite.
+#[macro_export]
+macro_rules! in_tx {
+    ($tx:expr, execute, $query:expr) => {
+        match $tx {
+            $crate::StoreTransaction::Postgres(tx) => {
+                $query.execute(&mut **tx).await.map(|r| r.rows_affected())
+            }
+            $crate::StoreTransaction::Sqlite(tx) => {
+                $query.execute(&mut **tx).await.map(|r| r.rows_affected())
+            }
+        }
+    };
+    ($tx:expr, $run:ident, $query:expr) => {
+        match $tx {
+            $crate::StoreTransaction::Postgres(tx) => $query.$run(&mut **tx).await,
+            $crate::StoreTransaction::Sqlite(tx) => $query.$run(&mut **tx).await,
+        }
+    };
+}
+
+/// Runs `$query.$run(pool)` on an [`EventStore`]'s read pool, whichever its backend.
+#[macro_export]
+macro_rules! on_reader {
+    ($store:expr, $run:ident, $query:expr) => {
+        match $store {
+            $crate::EventStore::Postgres(s) => $query.$run(s.pool()).await,
+            $crate::EventStore::Sqlite(s) => $query.$run(s.reader()).await,
+        }
+    };
+}
 mod keys;
 mod postgres;
 mod projections;

@@ -8,32 +8,12 @@ use serde_json::Value;
 
 use crate::IdentityError;
 
-/// Runs `$query.$run(pool)` on the store's read pool.
-macro_rules! on_reader {
-    ($store:expr, $run:ident, $query:expr) => {
-        match $store {
-            eventstore::EventStore::Postgres(s) => $query.$run(s.pool()).await,
-            eventstore::EventStore::Sqlite(s) => $query.$run(s.reader()).await,
-        }
-    };
-}
-
 /// Runs `$query.$run(pool)` on the store's write pool (one statement, its own transaction).
 macro_rules! on_writer {
     ($store:expr, $run:ident, $query:expr) => {
         match $store {
             eventstore::EventStore::Postgres(s) => $query.$run(s.pool()).await,
             eventstore::EventStore::Sqlite(s) => $query.$run(s.writer()).await,
-        }
-    };
-}
-
-/// Runs `$query.$run(tx)` inside a store transaction.
-macro_rules! in_tx {
-    ($tx:expr, $run:ident, $query:expr) => {
-        match $tx {
-            eventstore::StoreTransaction::Postgres(tx) => $query.$run(&mut **tx).await,
-            eventstore::StoreTransaction::Sqlite(tx) => $query.$run(&mut **tx).await,
         }
     };
 }
@@ -66,7 +46,8 @@ macro_rules! execute {
     };
 }
 
-pub(crate) use {execute, execute_tx, in_tx, on_reader, on_writer};
+pub(crate) use eventstore::{in_tx, on_reader};
+pub(crate) use {execute, execute_tx, on_writer};
 
 /// Unix milliseconds.
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {

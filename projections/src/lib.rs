@@ -82,35 +82,4 @@ pub trait Projector: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), ProjectionError>>;
 }
 
-/// Runs `$query.$run(conn)` inside a store transaction, whichever the backend (the query is
-/// built once per backend: its type names the backend).
-macro_rules! in_tx {
-    ($tx:expr, execute, $query:expr) => {
-        match $tx {
-            eventstore::StoreTransaction::Postgres(tx) => {
-                $query.execute(&mut **tx).await.map(|r| r.rows_affected())
-            }
-            eventstore::StoreTransaction::Sqlite(tx) => {
-                $query.execute(&mut **tx).await.map(|r| r.rows_affected())
-            }
-        }
-    };
-    ($tx:expr, $run:ident, $query:expr) => {
-        match $tx {
-            eventstore::StoreTransaction::Postgres(tx) => $query.$run(&mut **tx).await,
-            eventstore::StoreTransaction::Sqlite(tx) => $query.$run(&mut **tx).await,
-        }
-    };
-}
-
-/// Runs `$query.$run(pool)` on the store's read pool.
-macro_rules! on_reader {
-    ($store:expr, $run:ident, $query:expr) => {
-        match $store {
-            eventstore::EventStore::Postgres(s) => $query.$run(s.pool()).await,
-            eventstore::EventStore::Sqlite(s) => $query.$run(s.reader()).await,
-        }
-    };
-}
-
-pub(crate) use {in_tx, on_reader};
+pub(crate) use eventstore::{in_tx, on_reader};
