@@ -6,7 +6,7 @@
 use schemas::TenantId;
 use serde_json::json;
 
-use crate::db::{audit, execute_tx, in_tx, millis};
+use crate::db::{audit, execute_tx, in_tx, millis, on_reader};
 use crate::{Identity, IdentityError, secrets};
 
 /// Wrong guesses after which a PIN is locked.
@@ -63,9 +63,8 @@ impl Identity {
         tenant: &TenantId,
         customer_id: &str,
     ) -> Result<bool, IdentityError> {
-        let mut tx = self.store().begin().await?;
-        let found: Option<i64> = in_tx!(
-            &mut tx,
+        let found: Option<i64> = on_reader!(
+            self.store(),
             fetch_optional,
             sqlx::query_scalar(
                 "SELECT failed FROM customer_pins WHERE tenant_id = $1 AND customer_id = $2"
@@ -73,7 +72,6 @@ impl Identity {
             .bind(tenant.as_str())
             .bind(customer_id)
         )?;
-        tx.rollback().await?;
         Ok(found.is_some())
     }
 
