@@ -401,12 +401,9 @@ async fn attempt<A: Aggregate>(
         others.push(Loaded { id, state, version });
     }
     let numbering = A::numbering(&own.state, &command);
+    let mut decided = None;
     if numbering.is_none() {
-        let views: Vec<(StreamId, A::State)> = others
-            .iter()
-            .map(|o| (o.id.clone(), o.state.clone()))
-            .collect();
-        let decision = match A::decide_with(&own.state, &views, command.clone()) {
+        let decision = match A::decide_with(&own.state, &views(&others), command.clone()) {
             Ok(decision) => decision,
             Err(error) => {
                 return record_only(store, envelope, &CommandOutcome::Rejected { error }).await;
@@ -430,8 +427,26 @@ async fn attempt<A: Aggregate>(
                 Err(err) => Err(internal(err)),
             };
         }
+        // Keys to claim: the same plan, in a transaction.
+        decided = Some(plan);
     }
-    transactional::<A>(store, envelope, &own, &others, command, numbering.as_ref()).await
+    transactional::<A>(
+        store,
+        envelope,
+        (&own, &others),
+        command,
+        numbering.as_ref(),
+        decided,
+    )
+    .await
+}
+
+/// The other aggregates' states, as `decide_with` sees them.
+fn views<S: Clone>(others: &[Loaded<S>]) -> Vec<(StreamId, S)> {
+    others
+        .iter()
+        .map(|o| (o.id.clone(), o.state.clone()))
+        .collect()
 }
 
 /// What a decision inside a transaction came to.
@@ -446,17 +461,26 @@ enum InTx {
     Unchanged,
 }
 
-/// Decides and appends in one transaction with the numbers drawn and keys claimed for it.
+/// Decides (unless `decided` already holds the plan) and appends in one transaction with the
+/// numbers drawn and keys claimed for it.
 async fn transactional<A: Aggregate>(
     store: &EventStore,
     envelope: &CommandEnvelope,
-    own: &Loaded<A::State>,
-    others: &[Loaded<A::State>],
+    (own, others): (&Loaded<A::State>, &[Loaded<A::State>]),
     command: A::Command,
     numbering: Option<&Numbering>,
+    decided: Option<Plan<A::State>>,
 ) -> Result<CommandResult, AttemptError> {
     let mut tx = store.begin().await.map_err(internal)?;
-    let outcome = decide_in::<A>(&mut tx, envelope, own, others, command, numbering).await;
+    let outcome = decide_in::<A>(
+        &mut tx,
+        envelope,
+        (own, others),
+        command,
+        numbering,
+        decided,
+    )
+    .await;
     if let Ok(InTx::Appended(result)) = outcome {
         tx.commit().await.map_err(internal)?;
         return Ok(result);
@@ -488,28 +512,31 @@ const MAX_SKIPPED_NUMBERS: u32 = 1_000;
 async fn decide_in<A: Aggregate>(
     tx: &mut StoreTransaction,
     envelope: &CommandEnvelope,
-    own: &Loaded<A::State>,
-    others: &[Loaded<A::State>],
+    (own, others): (&Loaded<A::State>, &[Loaded<A::State>]),
     command: A::Command,
     numbering: Option<&Numbering>,
+    mut decided: Option<Plan<A::State>>,
 ) -> Result<InTx, StoreError> {
     let tenant = &envelope.tenant_id;
-    let views: Vec<(StreamId, A::State)> = others
-        .iter()
-        .map(|o| (o.id.clone(), o.state.clone()))
-        .collect();
     let store_error = |_| StoreError::Corrupt("the command could not be planned".into());
     let mut skipped = 0;
     loop {
-        let command = match numbering {
-            Some(n) => A::numbered(command.clone(), tx.next_number(tenant, &n.counter).await?),
-            None => command.clone(),
+        let plan = match decided.take() {
+            Some(plan) => plan,
+            None => {
+                let command = match numbering {
+                    Some(n) => {
+                        A::numbered(command.clone(), tx.next_number(tenant, &n.counter).await?)
+                    }
+                    None => command.clone(),
+                };
+                let decision = match A::decide_with(&own.state, &views(others), command) {
+                    Ok(decision) => decision,
+                    Err(error) => return Ok(InTx::Rejected(error)),
+                };
+                plan::<A>(envelope, own, others, decision).map_err(store_error)?
+            }
         };
-        let decision = match A::decide_with(&own.state, &views, command) {
-            Ok(decision) => decision,
-            Err(error) => return Ok(InTx::Rejected(error)),
-        };
-        let plan = plan::<A>(envelope, own, others, decision).map_err(store_error)?;
         if plan.appends.is_empty() {
             return Ok(InTx::Unchanged);
         }
