@@ -8,6 +8,7 @@ pub mod customers;
 mod event;
 mod ids;
 mod money;
+pub mod orders;
 pub mod promotions;
 
 pub use command::{
