@@ -94,20 +94,31 @@ pub(crate) fn tagged(command: &impl Serialize) -> Result<(String, Value), ApiErr
     }
 }
 
+/// The answer of an accepted command (or of a request that found nothing to change): 200 with
+/// the aggregate's version (also the `ETag`) and state.
+pub(crate) fn state_response(
+    command_id: CommandId,
+    id: &str,
+    version: i64,
+    state: &impl Serialize,
+) -> Response {
+    let body = CommandAccepted {
+        command_id: command_id.as_uuid(),
+        id: id.to_owned(),
+        version,
+        state: serde_json::to_value(state).unwrap_or(Value::Null),
+    };
+    let mut response = (StatusCode::OK, Json(body)).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
 fn accepted_response(result: &CommandResult, id: &str) -> Result<Response, ApiError> {
     match result.outcome() {
         Some(CommandOutcome::Accepted { version, state }) => {
-            let body = CommandAccepted {
-                command_id: result.command_id.as_uuid(),
-                id: id.to_owned(),
-                version,
-                state,
-            };
-            let mut response = (StatusCode::OK, Json(body)).into_response();
-            if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
-                response.headers_mut().insert(header::ETAG, etag);
-            }
-            Ok(response)
+            Ok(state_response(result.command_id, id, version, &state))
         }
         Some(CommandOutcome::Rejected { error }) => Err(error.into()),
         None => Err(ApiError::Internal(

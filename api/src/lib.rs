@@ -12,11 +12,14 @@ mod body;
 mod catalog;
 mod commands;
 mod context;
+mod current;
 mod customers;
 mod error;
 mod files;
 mod metrics;
 mod ops;
+mod orders;
+pub mod payments;
 mod promotions;
 
 use std::sync::Arc;
@@ -63,6 +66,27 @@ pub struct AppState {
     pub openapi: Arc<utoipa::openapi::OpenApi>,
     /// Where uploaded files go, and how large they may be.
     pub files: Files,
+    /// The payment provider checkouts open sessions with.
+    pub payments: Payments,
+}
+
+/// The configured payment provider and how long its sessions take payment.
+#[derive(Clone, Debug)]
+pub struct Payments {
+    /// The provider.
+    pub provider: Arc<dyn payments::PaymentProvider>,
+    /// How long a session takes payment.
+    pub session_ttl: Duration,
+}
+
+impl Default for Payments {
+    /// Manual payment (staff mark orders paid), sessions valid for a day.
+    fn default() -> Self {
+        Self {
+            provider: Arc::new(payments::ManualProvider::default()),
+            session_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -72,6 +96,7 @@ impl std::fmt::Debug for AppState {
             .field("store", &self.store.backend_name())
             .field("command_deadline", &self.command_deadline)
             .field("files", &self.files)
+            .field("payments", &self.payments)
             .finish_non_exhaustive()
     }
 }
@@ -89,6 +114,7 @@ impl AppState {
             trusted_proxies: Arc::new(Vec::new()),
             openapi: Arc::new(ApiDoc::openapi()),
             files: Files::default(),
+            payments: Payments::default(),
         }
     }
 
@@ -137,6 +163,7 @@ pub fn domain_routes() -> Routes {
         .merge(customers::routes())
         .merge(catalog::routes())
         .merge(promotions::routes())
+        .merge(orders::routes())
 }
 
 /// Every route of the API: this crate's and `extra` (domain routes), each with its rule.

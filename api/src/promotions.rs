@@ -228,21 +228,24 @@ async fn release(
 
 /// The discount a code would give now, from the read model (a moment behind the last
 /// redemption; redeeming decides on the promotion itself).
-async fn quote(
-    State(state): State<AppState>,
-    ctx: RequestContext,
-    JsonBody(body): JsonBody<QuoteBody>,
-) -> Result<Response, ApiError> {
-    amount_checked(body.amount)?;
-    let id = holder(&state, &ctx, body.code.as_ref(), body.barcode.as_ref()).await?;
+/// The promotion a code or barcode names, if it can be redeemed now by `customer_id`: it
+/// exists (404), is active with quota left, and a coupon is the customer's own.
+pub(crate) async fn redeemable(
+    state: &AppState,
+    ctx: &RequestContext,
+    code: Option<&PromotionCode>,
+    barcode: Option<&Barcode>,
+    customer_id: Option<&StreamId>,
+) -> Result<read::PromotionView, ApiError> {
+    let id = holder(state, ctx, code, barcode).await?;
     let view = read::get(&state.store, &ctx.tenant, id.as_str())
         .await
         .map_err(read_error)?
         .ok_or_else(not_found)?;
     let terms = availability(Some(&view.terms), view.active, view.redeemed)?;
     if terms.kind == PromotionKind::Coupon
-        && body.customer_id.is_some()
-        && body.customer_id != terms.customer_id
+        && customer_id.is_some()
+        && customer_id != terms.customer_id.as_ref()
     {
         return Err(schemas::DomainError::rule(
             "COUPON_NOT_FOR_CUSTOMER",
@@ -251,6 +254,24 @@ async fn quote(
         .with_field("customer_id")
         .into());
     }
+    Ok(view)
+}
+
+async fn quote(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    JsonBody(body): JsonBody<QuoteBody>,
+) -> Result<Response, ApiError> {
+    amount_checked(body.amount)?;
+    let view = redeemable(
+        &state,
+        &ctx,
+        body.code.as_ref(),
+        body.barcode.as_ref(),
+        body.customer_id.as_ref(),
+    )
+    .await?;
+    let terms = &view.terms;
     let discount = terms.discount(body.amount, &body.product_ids, Utc::now())?;
     Ok(Json(json!({
         "promotion_id": view.id,
