@@ -330,7 +330,7 @@ async fn every_route_answers_each_kind_of_caller_as_its_access_rule_says() {
             "role" => "target-role".into(),
             "command_id" => uuid::Uuid::now_v7().to_string(),
             "id" | "product_id" | "outlet_id" => "matrix-1".into(),
-            "variant_id" | "modifier_id" => "matrix-2".into(),
+            "variant_id" | "modifier_id" | "line_id" => "matrix-2".into(),
             other => {
                 panic!("route parameter `{{{other}}}` has no sample value: add one to the matrix")
             }
