@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AppliedPromotion, Fulfilment, LineKind, Line};
+use super::{AppliedPromotion, Fulfilment, Line, LineKind};
 use crate::StreamId;
 use crate::promotions::FULL_PERCENT_BP;
 
