@@ -16,6 +16,7 @@ mod aggregate;
 pub mod catalog;
 pub mod customers;
 mod execute;
+pub mod orders;
 pub mod promotions;
 
 pub use aggregate::{Aggregate, Decision, Numbering, UniqueKey, decode_event, encode_event};
@@ -31,4 +32,5 @@ pub fn register_all(commands: CommandLoop) -> CommandLoop {
         .register::<catalog::StockAggregate>()
         .register::<customers::Customer>()
         .register::<promotions::Promotion>()
+        .register::<orders::Order>()
 }
