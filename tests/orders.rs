@@ -434,17 +434,10 @@ async fn of_conflicting_actions_raced_on_one_order_exactly_one_wins(backend: Bac
         json!({"service_id": shop.service, "consultation": true, "staff_id": "dr-rina"}),
     )
     .await;
+    let checkout = format!("/v1/orders/{order}/checkout");
     let (a, b) = tokio::join!(
-        s.call(
-            "POST",
-            &format!("/v1/orders/{order}/checkout"),
-            Some(json!({}))
-        ),
-        s.call(
-            "POST",
-            &format!("/v1/orders/{order}/checkout"),
-            Some(json!({}))
-        ),
+        s.call("POST", &checkout, Some(json!({}))),
+        s.call("POST", &checkout, Some(json!({}))),
     );
     let mut statuses = [a.status, b.status];
     statuses.sort_unstable();
