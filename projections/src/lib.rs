@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod customers;
+pub mod orders;
 pub mod promotions;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(customers::CustomersProjector),
         Arc::new(catalog::CatalogProjector),
         Arc::new(promotions::Promotions),
+        Arc::new(orders::OrdersProjector),
     ]
 }
 
