@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod customers;
+pub mod order_benefits;
 pub mod orders;
 pub mod promotions;
 
@@ -24,6 +25,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(catalog::CatalogProjector),
         Arc::new(promotions::Promotions),
         Arc::new(orders::OrdersProjector),
+        Arc::new(order_benefits::OrderBenefits),
     ]
 }
 
