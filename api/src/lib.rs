@@ -17,7 +17,9 @@ mod error;
 mod files;
 mod metrics;
 mod ops;
+mod order_reads;
 mod promotions;
+mod query;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,12 +133,14 @@ impl AppState {
 )]
 pub struct ApiDoc;
 
-/// The product's domain routes (customers, catalog, promotions, …), each area's in its module.
+/// The product's domain routes (customers, catalog, promotions, order reads and reports, …),
+/// each area's in its module.
 pub fn domain_routes() -> Routes {
     Routes::new()
         .merge(customers::routes())
         .merge(catalog::routes())
         .merge(promotions::routes())
+        .merge(order_reads::routes())
 }
 
 /// Every route of the API: this crate's and `extra` (domain routes), each with its rule.
