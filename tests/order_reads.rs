@@ -184,12 +184,16 @@ async fn order(server: &TestServer, s: &Session, spec: Spec<'_>) {
                 .await
             {
                 Ok(_) => true,
+                // SQLITE_BUSY and its extended codes (517: a snapshot gone stale).
                 Err(StoreError::Database(sqlx::Error::Database(e)))
-                    if e.code().as_deref() == Some("5") =>
+                    if e.code()
+                        .and_then(|c| c.parse::<i32>().ok())
+                        .map(|c| c & 0xff)
+                        == Some(5) =>
                 {
                     false
                 }
-                Err(other) => panic!("appending {id}: {other}"),
+                Err(other) => panic!("appending {id}: {other:?}"),
             }
         }
     })

@@ -376,7 +376,7 @@ fn reporting(
 
 /// The order read routes and the sales reports.
 pub(crate) fn routes() -> Routes {
-    use Access::{Session, Staff, StaffOrCustomer};
+    use Access::{Staff, StaffOrCustomer};
     let orders = Permission::new(Module::Orders, Action::View);
     let reports = Staff(Permission::new(Module::Reports, Action::View));
     Routes::new()
@@ -408,7 +408,7 @@ pub(crate) fn routes() -> Routes {
         .add(
             Method::GET,
             "/v1/me/orders",
-            Session,
+            StaffOrCustomer(orders),
             "The signed-in customer's own orders (the list's filters but customer_id)",
             my_orders,
         )
