@@ -282,6 +282,10 @@ pub struct CommandsBenchArgs {
     /// Commands per throughput case (default 10,000; 2,000 with --quick).
     #[arg(long)]
     pub commands: Option<usize>,
+    /// Whole orders (cart, three lines, checkout, payment) per order mix case (default 5,000;
+    /// 256 with --quick).
+    #[arg(long)]
+    pub orders: Option<usize>,
 }
 
 /// `catat bench store`.

@@ -1,6 +1,7 @@
 //! `catat bench commands`: HTTP → bus → append → reply with 64 concurrent clients, embedded
 //! (SQLite, in-process bus) and distributed (PostgreSQL, NATS); projection lag at a steady
-//! 1,000 commands/s; the store's raw append ceiling in the same run.
+//! 1,000 commands/s; the store's raw append ceiling in the same run; and whole orders placed
+//! through the product's API on both (see [`super::orders`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,7 @@ use serde_json::{Value, json};
 use workers::{ProjectionError, Projector, Tables};
 
 use super::measure::{self, Machine, Ratio, Report, Row, percentile_ms};
+use super::orders;
 use super::server::BenchServer;
 use super::store::{RAW_TABLE_SQL, Schemas, Workload, append_raw};
 use crate::cli::CommandsBenchArgs;
@@ -231,6 +233,8 @@ struct Config {
     lag_rate_per_s: u32,
     lag_seconds: u64,
     raw_writers: usize,
+    orders: usize,
+    commands_per_order: usize,
     quick: bool,
 }
 
@@ -244,6 +248,8 @@ pub async fn run(args: CommandsBenchArgs) -> Result<(), BoxError> {
         lag_rate_per_s: 1_000,
         lag_seconds: if args.quick { 3 } else { 10 },
         raw_writers: 16,
+        orders: args.orders.unwrap_or(if args.quick { 256 } else { 5_000 }),
+        commands_per_order: orders::COMMANDS_PER_ORDER,
         quick: args.quick,
     };
     let started_at = Utc::now().to_rfc3339();
@@ -261,6 +267,17 @@ pub async fn run(args: CommandsBenchArgs) -> Result<(), BoxError> {
     );
     tracing::info!(row = ?results.last(), "commands: embedded");
     server.stop().await?;
+    results.push(
+        orders::order_mix(
+            format!("sqlite:{}", dir.join("orders.db").display()),
+            None,
+            "embedded",
+            config.clients,
+            config.orders,
+        )
+        .await?,
+    );
+    tracing::info!(row = ?results.last(), "order_mix: embedded");
     let _ = std::fs::remove_dir_all(&dir);
 
     let schemas = Schemas::connect(args.database_url.expose()).await?;
@@ -335,5 +352,22 @@ async fn distributed(
             .row("append", "raw_insert"),
     );
     tracing::info!(row = ?rows.last(), "append: raw_insert");
+
+    let url = schemas.create_url("orders").await?;
+    eventstore::EventStore::connect(&url, eventstore::ConnectOptions::default())
+        .await?
+        .migrate()
+        .await?;
+    rows.push(
+        orders::order_mix(
+            url,
+            Some(args.nats_url.clone()),
+            "distributed",
+            config.clients,
+            config.orders,
+        )
+        .await?,
+    );
+    tracing::info!(row = ?rows.last(), "order_mix: distributed");
     Ok(rows)
 }

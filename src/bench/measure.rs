@@ -37,6 +37,9 @@ pub struct Row {
     /// 99th percentile lag, in the projection lag case.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lag_p99_ms: Option<f64>,
+    /// HTTP commands per second, where one operation sends several (a whole order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commands_per_s: Option<f64>,
 }
 
 /// Latencies and counts gathered by one measured run.
@@ -76,6 +79,7 @@ impl Sample {
             retries: None,
             lag_p50_ms: None,
             lag_p99_ms: None,
+            commands_per_s: None,
         }
     }
 }
@@ -247,6 +251,14 @@ impl<C: Serialize> Report<C> {
                 ));
             }
         }
+        for r in &self.results {
+            if let Some(commands) = r.commands_per_s {
+                md.push_str(&format!(
+                    "\n{} {}: {commands:.0} HTTP commands/s\n",
+                    r.case, r.subject
+                ));
+            }
+        }
         md.push_str("\n| ratio (same run) | value | target |\n|---|---:|---:|\n");
         for ratio in &self.ratios {
             md.push_str(&format!(
@@ -284,6 +296,7 @@ mod tests {
             retries: None,
             lag_p50_ms: None,
             lag_p99_ms: None,
+            commands_per_s: None,
         };
         let rows = vec![
             row("append", "catat", 800.0),

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod commands;
 pub mod measure;
+mod orders;
 mod peer;
 mod server;
 pub mod store;
