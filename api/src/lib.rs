@@ -18,9 +18,11 @@ mod error;
 mod files;
 mod metrics;
 mod ops;
+mod order_reads;
 mod orders;
 pub mod payments;
 mod promotions;
+mod query;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -157,13 +159,15 @@ impl AppState {
 )]
 pub struct ApiDoc;
 
-/// The product's domain routes (customers, catalog, promotions, …), each area's in its module.
+/// The product's domain routes (customers, catalog, promotions, order reads and reports, …),
+/// each area's in its module.
 pub fn domain_routes() -> Routes {
     Routes::new()
         .merge(customers::routes())
         .merge(catalog::routes())
         .merge(promotions::routes())
         .merge(orders::routes())
+        .merge(order_reads::routes())
 }
 
 /// Every route of the API: this crate's and `extra` (domain routes), each with its rule.

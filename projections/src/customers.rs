@@ -43,7 +43,8 @@ pub struct CustomerFilter {
 #[derive(Debug, Default)]
 pub struct CustomersProjector;
 
-const TABLE: &str = "rm_customers";
+/// The table's base name.
+pub(crate) const TABLE: &str = "rm_customers";
 
 fn millis(at: Option<DateTime<Utc>>) -> Option<i64> {
     at.map(|t| t.timestamp_millis())

@@ -7,6 +7,8 @@
 
 pub mod catalog;
 pub mod customers;
+pub mod order_benefits;
+pub mod orders;
 pub mod promotions;
 
 use std::sync::Arc;
@@ -22,6 +24,8 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(customers::CustomersProjector),
         Arc::new(catalog::CatalogProjector),
         Arc::new(promotions::Promotions),
+        Arc::new(orders::OrdersProjector),
+        Arc::new(order_benefits::OrderBenefits),
     ]
 }
 
