@@ -22,20 +22,20 @@ pub(crate) const COMMANDS_PER_ORDER: usize = 6;
 const PRODUCTS: usize = 3;
 
 /// What the orders are placed with: products to add and customers to open carts for.
-struct Shop {
+pub(super) struct Shop {
     products: Vec<String>,
-    customers: Vec<String>,
+    pub(super) customers: Vec<String>,
 }
 
 /// Sends commands as the bench server's owner.
 #[derive(Clone)]
-struct Caller {
-    client: HttpClient,
-    authorization: String,
+pub(super) struct Caller {
+    pub(super) client: HttpClient,
+    pub(super) authorization: String,
 }
 
 impl Caller {
-    fn of(server: &BenchServer) -> Self {
+    pub(super) fn of(server: &BenchServer) -> Self {
         Self {
             client: server.client.clone(),
             authorization: server.authorization.clone(),
@@ -66,7 +66,7 @@ impl Caller {
     }
 
     /// Three products and `customers` customers.
-    async fn shop(&self, customers: usize) -> Result<Shop, BoxError> {
+    pub(super) async fn shop(&self, customers: usize) -> Result<Shop, BoxError> {
         let mut products = Vec::with_capacity(PRODUCTS);
         for (i, price) in (1..=PRODUCTS).zip([25_000, 40_000, 115_000]) {
             let body = json!({
@@ -88,8 +88,14 @@ impl Caller {
         })
     }
 
-    /// One whole order for `customer`: cart, a line of each product, checkout, cash payment.
-    async fn order(&self, shop: &Shop, customer: &str, quantity: usize) -> Result<(), BoxError> {
+    /// One whole order for `customer`: cart, a line of each product, checkout, cash payment;
+    /// its id.
+    pub(super) async fn order(
+        &self,
+        shop: &Shop,
+        customer: &str,
+        quantity: usize,
+    ) -> Result<String, BoxError> {
         let cart = json!({"type": "ecommerce", "customer_id": customer});
         let order = self.create("/v1/orders", &cart).await?;
         for product in &shop.products {
@@ -102,7 +108,7 @@ impl Caller {
         let cash = json!({"channel": "cash"});
         self.command(&format!("/v1/orders/{order}/pay"), &cash, 200)
             .await?;
-        Ok(())
+        Ok(order)
     }
 }
 
@@ -125,7 +131,8 @@ pub(crate) async fn order_mix(
             let shop = shop.clone();
             async move {
                 let customer = &shop.customers[w % shop.customers.len()];
-                caller.order(&shop, customer, 1 + i % 3).await
+                caller.order(&shop, customer, 1 + i % 3).await?;
+                Ok(())
             }
         })
         .await
