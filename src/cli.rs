@@ -282,6 +282,21 @@ pub struct CommandsBenchArgs {
     /// Commands per throughput case (default 10,000; 2,000 with --quick).
     #[arg(long)]
     pub commands: Option<usize>,
+    /// Whole orders (cart, three lines, checkout, payment) per order mix case (default 5,000;
+    /// 256 with --quick).
+    #[arg(long)]
+    pub orders: Option<usize>,
+    /// Orders in the read model the list cases read (default 1,000,000; 20,000 with --quick).
+    #[arg(long)]
+    pub list_orders: Option<u64>,
+    /// List requests per subject, filtered by customer or by dates (default 6,400; 1,280 with
+    /// --quick).
+    #[arg(long)]
+    pub list_requests: Option<usize>,
+    /// List requests per subject filtered by code, each of which reads every order (default
+    /// 64).
+    #[arg(long)]
+    pub code_requests: Option<usize>,
 }
 
 /// `catat bench store`.

@@ -1,6 +1,8 @@
 //! `catat bench commands`: HTTP → bus → append → reply with 64 concurrent clients, embedded
 //! (SQLite, in-process bus) and distributed (PostgreSQL, NATS); projection lag at a steady
-//! 1,000 commands/s; the store's raw append ceiling in the same run.
+//! 1,000 commands/s; the store's raw append ceiling in the same run; whole orders placed
+//! through the product's API on both (see [`super::orders`]); and filtered order lists over a
+//! large read model on both, beside the same SQL run straight (see [`super::orders_list`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,8 @@ use serde_json::{Value, json};
 use workers::{ProjectionError, Projector, Tables};
 
 use super::measure::{self, Machine, Ratio, Report, Row, percentile_ms};
+use super::orders;
+use super::orders_list::{self, Dialect, ListConfig};
 use super::server::BenchServer;
 use super::store::{RAW_TABLE_SQL, Schemas, Workload, append_raw};
 use crate::cli::CommandsBenchArgs;
@@ -231,7 +235,23 @@ struct Config {
     lag_rate_per_s: u32,
     lag_seconds: u64,
     raw_writers: usize,
+    orders: usize,
+    commands_per_order: usize,
+    list_orders: u64,
+    list_requests: usize,
+    code_requests: usize,
     quick: bool,
+}
+
+impl Config {
+    fn list(&self) -> ListConfig {
+        ListConfig {
+            orders: self.list_orders,
+            clients: self.clients,
+            requests: self.list_requests,
+            code_requests: self.code_requests,
+        }
+    }
 }
 
 /// Runs the suite and writes the report.
@@ -244,6 +264,15 @@ pub async fn run(args: CommandsBenchArgs) -> Result<(), BoxError> {
         lag_rate_per_s: 1_000,
         lag_seconds: if args.quick { 3 } else { 10 },
         raw_writers: 16,
+        orders: args.orders.unwrap_or(if args.quick { 256 } else { 5_000 }),
+        commands_per_order: orders::COMMANDS_PER_ORDER,
+        list_orders: args
+            .list_orders
+            .unwrap_or(if args.quick { 20_000 } else { 1_000_000 }),
+        list_requests: args
+            .list_requests
+            .unwrap_or(if args.quick { 1_280 } else { 6_400 }),
+        code_requests: args.code_requests.unwrap_or(64),
         quick: args.quick,
     };
     let started_at = Utc::now().to_rfc3339();
@@ -261,22 +290,56 @@ pub async fn run(args: CommandsBenchArgs) -> Result<(), BoxError> {
     );
     tracing::info!(row = ?results.last(), "commands: embedded");
     server.stop().await?;
+    results.push(
+        orders::order_mix(
+            format!("sqlite:{}", dir.join("orders.db").display()),
+            None,
+            "embedded",
+            config.clients,
+            config.orders,
+        )
+        .await?,
+    );
+    tracing::info!(row = ?results.last(), "order_mix: embedded");
+    let listed = orders_list::orders_list(
+        format!("sqlite:{}", dir.join("orders-list.db").display()),
+        None,
+        Dialect::Sqlite,
+        ("embedded", "raw_select_sqlite"),
+        config.list(),
+    )
+    .await;
     let _ = std::fs::remove_dir_all(&dir);
+    results.extend(listed?);
 
     let schemas = Schemas::connect(args.database_url.expose()).await?;
     let outcome = distributed(&schemas, &args, &config, per_client).await;
     schemas.drop_all().await;
     results.extend(outcome?);
 
-    let ratios = [Ratio::across(
+    let mut ratios = vec![Ratio::across(
         &results,
         ("commands", "distributed"),
         ("append", "raw_insert"),
         0.5,
-    )]
-    .into_iter()
-    .flatten()
-    .collect();
+    )];
+    for case in orders_list::CASES {
+        ratios.push(Ratio::between(
+            &results,
+            case,
+            "distributed",
+            "raw_select",
+            0.5,
+        ));
+        ratios.push(Ratio::between(
+            &results,
+            case,
+            "embedded",
+            "raw_select_sqlite",
+            0.5,
+        ));
+    }
+    let ratios = ratios.into_iter().flatten().collect();
     let report = Report {
         suite: "commands",
         started_at,
@@ -335,5 +398,38 @@ async fn distributed(
             .row("append", "raw_insert"),
     );
     tracing::info!(row = ?rows.last(), "append: raw_insert");
+
+    let url = schemas.create_url("orders").await?;
+    eventstore::EventStore::connect(&url, eventstore::ConnectOptions::default())
+        .await?
+        .migrate()
+        .await?;
+    rows.push(
+        orders::order_mix(
+            url,
+            Some(args.nats_url.clone()),
+            "distributed",
+            config.clients,
+            config.orders,
+        )
+        .await?,
+    );
+    tracing::info!(row = ?rows.last(), "order_mix: distributed");
+
+    let url = schemas.create_url("orders_list").await?;
+    eventstore::EventStore::connect(&url, eventstore::ConnectOptions::default())
+        .await?
+        .migrate()
+        .await?;
+    rows.extend(
+        orders_list::orders_list(
+            url,
+            Some(args.nats_url.clone()),
+            Dialect::Postgres,
+            ("distributed", "raw_select"),
+            config.list(),
+        )
+        .await?,
+    );
     Ok(rows)
 }

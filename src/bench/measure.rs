@@ -37,6 +37,25 @@ pub struct Row {
     /// 99th percentile lag, in the projection lag case.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lag_p99_ms: Option<f64>,
+    /// HTTP commands per second, where one operation sends several (a whole order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commands_per_s: Option<f64>,
+    /// Calls that failed: counted in `n` and the latencies (each waited for its answer), not
+    /// in `ops_per_s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<u64>,
+}
+
+impl Row {
+    /// The row of a run in which `errors` of its calls failed.
+    pub fn with_errors(mut self, errors: u64) -> Self {
+        if errors > 0 {
+            let done = self.n.saturating_sub(errors);
+            self.ops_per_s *= done as f64 / self.n.max(1) as f64;
+            self.errors = Some(errors);
+        }
+        self
+    }
 }
 
 /// Latencies and counts gathered by one measured run.
@@ -76,6 +95,8 @@ impl Sample {
             retries: None,
             lag_p50_ms: None,
             lag_p99_ms: None,
+            commands_per_s: None,
+            errors: None,
         }
     }
 }
@@ -247,6 +268,22 @@ impl<C: Serialize> Report<C> {
                 ));
             }
         }
+        for r in &self.results {
+            if let Some(commands) = r.commands_per_s {
+                md.push_str(&format!(
+                    "\n{} {}: {commands:.0} HTTP commands/s\n",
+                    r.case, r.subject
+                ));
+            }
+        }
+        for r in &self.results {
+            if let Some(errors) = r.errors {
+                md.push_str(&format!(
+                    "\n{} {}: {errors} of {} calls failed\n",
+                    r.case, r.subject, r.n
+                ));
+            }
+        }
         md.push_str("\n| ratio (same run) | value | target |\n|---|---:|---:|\n");
         for ratio in &self.ratios {
             md.push_str(&format!(
@@ -284,6 +321,8 @@ mod tests {
             retries: None,
             lag_p50_ms: None,
             lag_p99_ms: None,
+            commands_per_s: None,
+            errors: None,
         };
         let rows = vec![
             row("append", "catat", 800.0),

@@ -4,6 +4,8 @@
 pub mod auth;
 pub mod commands;
 pub mod measure;
+mod orders;
+mod orders_list;
 mod peer;
 mod server;
 pub mod store;
