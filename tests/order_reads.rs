@@ -290,7 +290,8 @@ async fn staff_list_filter_and_page_orders_and_see_one_with_its_history(backend:
         ("status=paid,cancelled", &["o3", "o2"][..]),
         ("paid=false", &["o5", "o4", "o3"][..]),
         ("type=consultation", &["o2"][..]),
-        ("code=e-2026030", &["o3", "o1"][..]),
+        ("code=e-20260306-001", &["o3"][..]),
+        ("code=E-2026030", &[][..]),
         // A day is the tenant's (Asia/Jakarta): o1, created on the 1st at 20:00 UTC, is the 2nd's.
         ("from=2026-03-02&to=2026-03-05", &["o2", "o1"][..]),
         ("to=2026-03-01", &[][..]),

@@ -118,7 +118,7 @@ macro_rules! both_backends {
     };
 }
 both_backends!(
-    an_order_goes_from_cart_to_completion_consuming_points_and_quota_once,
+    an_order_goes_from_cart_to_completion_taking_points_and_quota_once_and_rebuilds_the_same,
     cancelling_a_paid_order_gives_points_and_quota_back_and_uncancel_takes_them_again,
     of_conflicting_actions_raced_on_one_order_exactly_one_wins,
     bad_cart_input_is_refused_with_a_code_and_writes_nothing,
@@ -135,7 +135,9 @@ fn code_parts(code: &str) -> (char, String, u32) {
     (prefix, date, number)
 }
 
-async fn an_order_goes_from_cart_to_completion_consuming_points_and_quota_once(backend: Backend) {
+async fn an_order_goes_from_cart_to_completion_taking_points_and_quota_once_and_rebuilds_the_same(
+    backend: Backend,
+) {
     let Some(server) = start(backend).await else {
         return;
     };
@@ -262,7 +264,47 @@ async fn an_order_goes_from_cart_to_completion_consuming_points_and_quota_once(b
         p["data"][0]["redeemed"] == 1
     })
     .await;
+
+    // The read side shows the history; a rebuild of the order projections gives the same rows.
+    let detail = s
+        .eventually(&format!("/v1/orders/{order}"), |o| {
+            o["status"] == "completed"
+        })
+        .await;
+    let timeline = detail["timeline"].as_array().unwrap();
+    assert_eq!(timeline.first().unwrap()["event_type"], "order.created");
+    assert_eq!(timeline.last().unwrap()["event_type"], "order.rated");
+    assert!(timeline.iter().all(|e| e["actor"].is_string()), "{detail}");
+    let before = read_side_checksum(&s, &order).await;
+    workers::rebuild(
+        &server.store,
+        &projections::orders::OrdersProjector,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(read_side_checksum(&s, &order).await, before);
     server.stop().await;
+}
+
+/// A checksum of what the order read models answer: the list, the order with its lines and
+/// timeline, and the sales reports.
+async fn read_side_checksum(s: &Session, order: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for path in [
+        "/v1/orders?per_page=100".to_owned(),
+        format!("/v1/orders/{order}"),
+        "/v1/reports/sales/stats".to_owned(),
+        "/v1/reports/sales/orders".to_owned(),
+        "/v1/reports/sales/products".to_owned(),
+        "/v1/reports/sales/monthly".to_owned(),
+    ] {
+        let r = s.call("GET", &path, None).await;
+        assert_eq!(r.status, 200, "GET {path}: {}", r.json());
+        r.json().to_string().hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 async fn cancelling_a_paid_order_gives_points_and_quota_back_and_uncancel_takes_them_again(

@@ -82,15 +82,15 @@ async fn the_list_filters_sorts_and_counts_the_tenants_orders(store: EventStore)
     .await;
     check(
         OrderFilter {
-            code: Some("0305".into()),
+            code: Some("E-20260305-002".into()),
             ..OrderFilter::default()
         },
-        &["o5", "o4"],
+        &["o5"],
     )
     .await;
     check(
         OrderFilter {
-            code: Some("p-2026".into()),
+            code: Some("p-20260305-001".into()),
             ..OrderFilter::default()
         },
         &["o4"],

@@ -69,7 +69,7 @@ impl TestServer {
         let settings = adjust(super::settings(
             &url,
             None,
-            [Role::Api, Role::Commands, Role::Projectors],
+            [Role::Api, Role::Commands, Role::Projectors, Role::Scheduler],
         ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();

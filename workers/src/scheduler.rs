@@ -45,7 +45,24 @@ impl Scheduler {
             .actor
             .get_or_insert_with(|| "system:scheduler".to_owned());
         match self.bus.send(&envelope, self.deadline).await {
-            Ok(Ok(_stored)) => Ok(()),
+            Ok(Ok(stored)) => {
+                // A refusal is the command's final answer (sending it again gives the same
+                // one), so the timer is done; but what it was meant to do did not happen, and
+                // someone should look.
+                if let Some(schemas::CommandOutcome::Rejected { error }) = stored.outcome() {
+                    tracing::warn!(
+                        timer_id = %timer.timer_id,
+                        dedupe_key = %timer.dedupe_key,
+                        stream_type = %envelope.stream_type,
+                        stream_id = %envelope.stream_id,
+                        command_type = %envelope.command_type,
+                        code = %error.code,
+                        detail = %error.message,
+                        "a timer's command was refused; it will not be sent again"
+                    );
+                }
+                Ok(())
+            }
             Ok(Err(failure)) => Err(failure.to_string()),
             Err(err) => Err(err.to_string()),
         }

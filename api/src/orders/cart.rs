@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::Response;
 use chrono::Utc;
-use schemas::catalog::{Product, ProductEvent, ServiceEvent, ServiceFields};
+use schemas::catalog::{Product, ServiceFields};
 use schemas::customers::{CustomerEvent, CustomerRecord, CustomerStatus};
 use schemas::orders::{
     Address, AppliedPromotion, CancelledBy, Fulfilment, LineKind, LineModifier, OrderCommand,
@@ -160,6 +160,29 @@ fn same_currency(price: schemas::Money, order: &OrderRecord) -> Result<i64, ApiE
     Ok(price.amount_minor)
 }
 
+/// A catalog item (`stream` = type and id) as its events leave it, if it is sold now: 404
+/// with the first code when it does not exist, 422 with the second when it is not active.
+async fn sellable<S, E: serde::de::DeserializeOwned>(
+    state: &AppState,
+    ctx: &RequestContext,
+    (stream_type, id): (&'static str, &StreamId),
+    apply: fn(Option<S>, &E) -> Option<S>,
+    active: fn(&S) -> bool,
+    (missing, inactive): (&'static str, &'static str),
+) -> Result<S, ApiError> {
+    let (item, _) = fold(state, &ctx.tenant, stream_type, id, None, apply).await?;
+    let item =
+        item.ok_or_else(|| ApiError::not_found(missing, format!("no such {stream_type}")))?;
+    if !active(&item) {
+        return Err(
+            DomainError::rule(inactive, format!("the {stream_type} is not sold now"))
+                .with_field(format!("{stream_type}_id"))
+                .into(),
+        );
+    }
+    Ok(item)
+}
+
 /// The product line `body` asks for, priced now: the variant's price, else the outlet's, else
 /// the promotion price inside its window, else the list price.
 async fn product_item(
@@ -169,24 +192,15 @@ async fn product_item(
     id: StreamId,
     body: &AddLineBody,
 ) -> Result<PricedItem, ApiError> {
-    let (product, _) = fold(
+    let product = sellable(
         state,
-        &ctx.tenant,
-        "product",
-        &id,
-        None,
-        |p: Option<Product>, e: &ProductEvent| Product::apply(p, e),
+        ctx,
+        ("product", &id),
+        Product::apply,
+        |p| p.active,
+        ("PRODUCT_NOT_FOUND", "PRODUCT_INACTIVE"),
     )
     .await?;
-    let product =
-        product.ok_or_else(|| ApiError::not_found("PRODUCT_NOT_FOUND", "no such product"))?;
-    if !product.active {
-        return Err(
-            DomainError::rule("PRODUCT_INACTIVE", "the product is not sold now")
-                .with_field("product_id")
-                .into(),
-        );
-    }
     let mut name = product.name.to_string();
     let (price, tax) = match body.variant_id {
         Some(variant_id) => {
@@ -245,24 +259,15 @@ async fn service_item(
     id: StreamId,
     body: &AddLineBody,
 ) -> Result<PricedItem, ApiError> {
-    let (service, _) = fold(
+    let service = sellable(
         state,
-        &ctx.tenant,
-        "service",
-        &id,
-        None,
-        |s: Option<ServiceFields>, e: &ServiceEvent| ServiceFields::apply(s, e),
+        ctx,
+        ("service", &id),
+        ServiceFields::apply,
+        |s| s.active,
+        ("SERVICE_NOT_FOUND", "SERVICE_INACTIVE"),
     )
     .await?;
-    let service =
-        service.ok_or_else(|| ApiError::not_found("SERVICE_NOT_FOUND", "no such service"))?;
-    if !service.active {
-        return Err(
-            DomainError::rule("SERVICE_INACTIVE", "the service is not offered now")
-                .with_field("service_id")
-                .into(),
-        );
-    }
     Ok(PricedItem {
         kind: if body.consultation {
             LineKind::Consultation

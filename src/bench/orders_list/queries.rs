@@ -252,8 +252,8 @@ impl Filter {
                     .unwrap_or_default();
                 ListQuery {
                     path: format!("/v1/orders?code={code}"),
-                    conditions: "tenant_id = $1 AND UPPER(code) LIKE $2".to_owned(),
-                    args: vec![tenant, Arg::Text(format!("%{code}%"))],
+                    conditions: "tenant_id = $1 AND code = $2".to_owned(),
+                    args: vec![tenant, Arg::Text(code)],
                     limit: 20,
                     offset: 0,
                 }
