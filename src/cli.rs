@@ -289,14 +289,9 @@ pub struct CommandsBenchArgs {
     /// Orders in the read model the list cases read (default 1,000,000; 20,000 with --quick).
     #[arg(long)]
     pub list_orders: Option<u64>,
-    /// List requests per subject, filtered by customer or by dates (default 6,400; 1,280 with
-    /// --quick).
+    /// List requests per subject in each list case (default 6,400; 1,280 with --quick).
     #[arg(long)]
     pub list_requests: Option<usize>,
-    /// List requests per subject filtered by code, each of which reads every order (default
-    /// 64).
-    #[arg(long)]
-    pub code_requests: Option<usize>,
 }
 
 /// `catat bench store`.

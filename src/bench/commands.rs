@@ -239,7 +239,6 @@ struct Config {
     commands_per_order: usize,
     list_orders: u64,
     list_requests: usize,
-    code_requests: usize,
     quick: bool,
 }
 
@@ -249,7 +248,6 @@ impl Config {
             orders: self.list_orders,
             clients: self.clients,
             requests: self.list_requests,
-            code_requests: self.code_requests,
         }
     }
 }
@@ -272,7 +270,6 @@ pub async fn run(args: CommandsBenchArgs) -> Result<(), BoxError> {
         list_requests: args
             .list_requests
             .unwrap_or(if args.quick { 1_280 } else { 6_400 }),
-        code_requests: args.code_requests.unwrap_or(64),
         quick: args.quick,
     };
     let started_at = Utc::now().to_rfc3339();

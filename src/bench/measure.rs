@@ -213,6 +213,15 @@ impl Ratio {
     }
 }
 
+/// Ops/s for people: whole numbers, but two decimals below ten (a slow case is not 0).
+fn rate(ops_per_s: f64) -> String {
+    if ops_per_s < 10.0 {
+        format!("{ops_per_s:.2}")
+    } else {
+        format!("{ops_per_s:.0}")
+    }
+}
+
 /// The whole report of one run.
 #[derive(Debug, Serialize)]
 pub struct Report<C: Serialize> {
@@ -250,10 +259,10 @@ impl<C: Serialize> Report<C> {
         );
         for r in &self.results {
             md.push_str(&format!(
-                "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} |\n",
+                "| {} | {} | {} | {:.2} | {:.2} | {} | {} |\n",
                 r.case,
                 r.subject,
-                r.ops_per_s,
+                rate(r.ops_per_s),
                 r.p50_ms,
                 r.p99_ms,
                 r.n,
@@ -306,6 +315,26 @@ mod tests {
         assert_eq!(percentile_ms(&sorted, 99.0), 99.0);
         assert_eq!(percentile_ms(&sorted[..1], 99.0), 1.0);
         assert_eq!(percentile_ms(&[], 50.0), 0.0);
+    }
+
+    #[test]
+    fn failed_calls_stay_in_n_and_leave_the_rate() {
+        let sample = Sample::new(
+            vec![Duration::from_millis(5); 64],
+            64,
+            Duration::from_secs(4),
+        );
+        let row = sample.row("list", "embedded").with_errors(48);
+        assert_eq!((row.n, row.errors), (64, Some(48)));
+        assert!((row.ops_per_s - 4.0).abs() < 1e-9, "{}", row.ops_per_s);
+        let clean = Sample::new(Vec::new(), 8, Duration::from_secs(1)).row("list", "raw");
+        assert_eq!(clean.with_errors(0).errors, None);
+    }
+
+    #[test]
+    fn a_slow_rate_keeps_two_decimals_in_the_table() {
+        assert_eq!(rate(1234.4), "1234");
+        assert_eq!(rate(0.31), "0.31");
     }
 
     #[test]
