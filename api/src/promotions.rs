@@ -226,8 +226,6 @@ async fn release(
     send_command(&state, &ctx, &stream_type()?, id, "release", payload).await
 }
 
-/// The discount a code would give now, from the read model (a moment behind the last
-/// redemption; redeeming decides on the promotion itself).
 /// The promotion a code or barcode names, if it can be redeemed now by `customer_id`: it
 /// exists (404), is active with quota left, and a coupon is the customer's own.
 pub(crate) async fn redeemable(
@@ -257,6 +255,8 @@ pub(crate) async fn redeemable(
     Ok(view)
 }
 
+/// The discount a code would give now, from the read model (a moment behind the last
+/// redemption; redeeming decides on the promotion itself).
 async fn quote(
     State(state): State<AppState>,
     ctx: RequestContext,
