@@ -366,22 +366,6 @@ fn line_action(
     }
 }
 
-/// A route on the cart with no body (remove the promotion, the points, the fulfilment).
-fn cart_action(
-    make: fn() -> OrderCommand,
-) -> impl Fn(State<AppState>, RequestContext, Caller, Path<String>) -> Answer
-+ Clone
-+ Send
-+ Sync
-+ 'static {
-    move |State(state), ctx, caller, Path(id)| {
-        Box::pin(async move {
-            let (id, _) = load(&state, &ctx, &caller, &id).await?;
-            command(&state, &ctx, id, &make()).await
-        })
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PromotionBody {
@@ -572,7 +556,7 @@ pub(super) fn routes(own: Access) -> Routes {
             "/v1/orders/{id}/promotion",
             own,
             "Remove the promotion",
-            cart_action(|| OrderCommand::RemovePromotion {}),
+            super::action(OrderCommand::RemovePromotion {}),
         )
         .add(
             Method::POST,
@@ -586,7 +570,7 @@ pub(super) fn routes(own: Access) -> Routes {
             "/v1/orders/{id}/points",
             own,
             "Stop paying with points",
-            cart_action(|| OrderCommand::RemovePoints {}),
+            super::action(OrderCommand::RemovePoints {}),
         )
         .add(
             Method::PUT,
@@ -607,7 +591,7 @@ pub(super) fn routes(own: Access) -> Routes {
             "/v1/orders/{id}/fulfilment",
             own,
             "Clear the courier or pickup choice",
-            cart_action(|| OrderCommand::ClearFulfilment {}),
+            super::action(OrderCommand::ClearFulfilment {}),
         )
         .add(
             Method::PUT,

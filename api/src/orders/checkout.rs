@@ -87,45 +87,11 @@ async fn ensure_session(
         .into());
     }
     let now = Utc::now();
-    let attach_ctx = RequestContext {
-        command_id: CommandId::from_uuid(uuid::Uuid::now_v7()),
-        idempotent: false,
-        expected_version: None,
-        ..ctx.clone()
-    };
-    let session = match &order.payment_session {
-        Some(s)
-            if s.amount == order.totals.grand_total
-                && s.provider == state.payments.provider.name()
-                && s.expires_at.is_none_or(|at| at > now) =>
-        {
-            s.clone()
-        }
-        _ => {
-            let request = session_request(state, ctx, &order).await?;
-            match state.payments.provider.create_session(&request).await {
-                Ok(session) => session,
-                Err(error) => {
-                    tracing::warn!(
-                        order_id = %id,
-                        provider = state.payments.provider.name(),
-                        %error,
-                        "payment session failed; the order stays checked out"
-                    );
-                    return Err(ApiError::refused(
-                        502,
-                        "PAYMENT_PROVIDER_UNAVAILABLE",
-                        format!(
-                            "the order is checked out as {}, but the payment provider opened no \
-                             session ({error}); try again with POST /v1/orders/{id}/payment-session",
-                            order.code.as_deref().unwrap_or("?")
-                        ),
-                    ));
-                }
-            }
-        }
-    };
-    if order.payment_session.as_ref() == Some(&session) {
+    if order.payment_session.as_ref().is_some_and(|s| {
+        s.amount == order.totals.grand_total
+            && s.provider == state.payments.provider.name()
+            && s.expires_at.is_none_or(|at| at > now)
+    }) {
         // The session still holds: nothing new to record.
         return Ok(crate::commands::state_response(
             ctx.command_id,
@@ -134,9 +100,37 @@ async fn ensure_session(
             &order,
         ));
     }
+    let request = session_request(state, ctx, &order).await?;
+    let session = match state.payments.provider.create_session(&request).await {
+        Ok(session) => session,
+        Err(error) => {
+            tracing::warn!(
+                order_id = %id,
+                provider = state.payments.provider.name(),
+                %error,
+                "payment session failed; the order stays checked out"
+            );
+            return Err(ApiError::refused(
+                502,
+                "PAYMENT_PROVIDER_UNAVAILABLE",
+                format!(
+                    "the order is checked out as {}, but the payment provider opened no \
+                     session ({error}); try again with POST /v1/orders/{id}/payment-session",
+                    order.code.as_deref().unwrap_or("?")
+                ),
+            ));
+        }
+    };
+    // A command of its own: the request's id already names the checkout.
+    let attach = RequestContext {
+        command_id: CommandId::from_uuid(uuid::Uuid::now_v7()),
+        idempotent: false,
+        expected_version: None,
+        ..ctx.clone()
+    };
     command(
         state,
-        &attach_ctx,
+        &attach,
         id,
         &OrderCommand::AttachPaymentSession(session),
     )
