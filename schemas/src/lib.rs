@@ -2,11 +2,13 @@
 //! result of a command, and money. Everything here parses its input: a value of one of these
 //! types is valid by construction, so the layers above never re-check it.
 
+pub mod billing;
 pub mod catalog;
 mod command;
 pub mod customers;
 mod event;
 mod ids;
+pub mod invoices;
 mod money;
 pub mod orders;
 pub mod promotions;
