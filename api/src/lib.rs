@@ -8,6 +8,7 @@
 mod admin_routes;
 mod auth;
 mod auth_routes;
+mod billing;
 mod body;
 mod catalog;
 mod commands;
@@ -16,6 +17,7 @@ mod current;
 mod customers;
 mod error;
 mod files;
+mod invoices;
 mod metrics;
 mod ops;
 mod order_reads;
@@ -23,6 +25,7 @@ mod orders;
 pub mod payments;
 mod promotions;
 mod query;
+mod subscriptions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -168,6 +171,9 @@ pub fn domain_routes() -> Routes {
         .merge(promotions::routes())
         .merge(orders::routes())
         .merge(order_reads::routes())
+        .merge(invoices::routes())
+        .merge(subscriptions::routes())
+        .merge(billing::routes())
 }
 
 /// Every route of the API: this crate's and `extra` (domain routes), each with its rule.

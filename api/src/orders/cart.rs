@@ -31,7 +31,7 @@ fn field(field: &str, message: &str) -> ApiError {
 }
 
 /// The customer `id` as it is now, following a merge to the customer it went into.
-pub(super) async fn customer(
+pub(crate) async fn customer(
     state: &AppState,
     ctx: &RequestContext,
     id: &StreamId,

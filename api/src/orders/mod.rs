@@ -6,6 +6,8 @@
 mod cart;
 mod checkout;
 
+pub(crate) use cart::customer;
+
 use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::Response;
