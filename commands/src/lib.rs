@@ -16,6 +16,7 @@ mod aggregate;
 pub mod catalog;
 pub mod customers;
 mod execute;
+pub mod invoices;
 pub mod orders;
 pub mod promotions;
 
@@ -33,4 +34,5 @@ pub fn register_all(commands: CommandLoop) -> CommandLoop {
         .register::<customers::Customer>()
         .register::<promotions::Promotion>()
         .register::<orders::Order>()
+        .register::<invoices::Invoice>()
 }
