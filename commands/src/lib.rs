@@ -13,6 +13,7 @@
 //! `<stream_type>.<type>` with its content as data.
 
 mod aggregate;
+pub mod billing;
 pub mod catalog;
 pub mod customers;
 mod execute;
@@ -35,4 +36,7 @@ pub fn register_all(commands: CommandLoop) -> CommandLoop {
         .register::<promotions::Promotion>()
         .register::<orders::Order>()
         .register::<invoices::Invoice>()
+        .register::<billing::Package>()
+        .register::<billing::Subscription>()
+        .register::<billing::BillingRun>()
 }
