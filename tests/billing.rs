@@ -63,6 +63,25 @@ impl Partner {
             .unwrap()
     }
 
+    /// `GET path` until it answers `status` with `check` holding on the body (the read model
+    /// catches up shortly after a command), up to 10 s; the last body.
+    async fn eventually(&self, path: &str, status: u16, check: impl Fn(&Value) -> bool) -> Value {
+        let start = std::time::Instant::now();
+        loop {
+            let r = self.call("GET", path, None).await;
+            let body = r.json();
+            if r.status == status && check(&body) {
+                return body;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "GET {path} never answered {status} as expected; last {}: {body}",
+                r.status
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+
     async fn mark_paid(
         &self,
         invoice: &str,
@@ -152,6 +171,7 @@ both_backends!(
     twenty_partners_marking_one_invoice_paid_at_once_pay_it_once,
     mark_as_paid_refuses_with_the_partner_codes_and_writes_nothing,
     a_subscription_needs_an_active_package_and_a_customer_with_a_service_number,
+    partner_lookups_answer_with_bills_or_the_code_that_says_why_there_are_none,
 );
 
 async fn twenty_partners_marking_one_invoice_paid_at_once_pay_it_once(backend: Backend) {
@@ -435,5 +455,185 @@ async fn a_subscription_needs_an_active_package_and_a_customer_with_a_service_nu
         )
         .await;
     assert_eq!(refusal(&r), (422, "VALIDATION_FAILED".to_owned()));
+    server.stop().await;
+}
+
+/// The numbers of a lookup's bills.
+fn numbers(body: &Value) -> Vec<String> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["number"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn partner_lookups_answer_with_bills_or_the_code_that_says_why_there_are_none(
+    backend: Backend,
+) {
+    let Some(server) = start(backend).await else {
+        return;
+    };
+    let s = server.tenant().await;
+    let ana = customer(&s, "Ana", "JWI-1001").await;
+    customer(&s, "Citra", "JWI-1002").await;
+    let bill = |period: &str| {
+        json!({"customer_id": ana, "issue": true, "period": period,
+               "lines": [{"name": "Internet 20 Mbps", "unit_price": 100_000, "tax_rate_bp": 1_100}]})
+    };
+    let january = expect(&s, "POST", "/v1/invoices", bill("2026-01"), 201).await;
+    let (jan_id, jan) = (
+        january["id"].as_str().unwrap().to_owned(),
+        january["state"]["number"].as_str().unwrap().to_owned(),
+    );
+    let february = expect(&s, "POST", "/v1/invoices", bill("2026-02"), 201).await;
+    let (feb_id, feb) = (
+        february["id"].as_str().unwrap().to_owned(),
+        february["state"]["number"].as_str().unwrap().to_owned(),
+    );
+    expect(
+        &s,
+        "POST",
+        &format!("/v1/invoices/{jan_id}/payments"),
+        json!({"amount": 111_000, "method": "cash", "reference": "C-1"}),
+        200,
+    )
+    .await;
+    let partner = Partner::new(&s, &["invoices:view"]).await;
+    let code = |code: &'static str| move |b: &Value| b["code"] == code;
+
+    // The paid January bill (once the read model has the payment, it has everything before
+    // it); the unpaid February bill; all of them; by numbers.
+    let paid = partner
+        .eventually(
+            "/v1/billing/invoices?service_number=JWI-1001&status=paid",
+            200,
+            |b| numbers(b) == [jan.as_str()],
+        )
+        .await;
+    assert_eq!(paid["data"][0]["status"], "paid");
+    let unpaid = partner
+        .eventually("/v1/billing/unpaid?service_number=JWI-1001", 200, |_| true)
+        .await;
+    assert_eq!(numbers(&unpaid), [feb.as_str()]);
+    assert_eq!(unpaid["data"][0]["balance"], 111_000);
+    assert_eq!(unpaid["data"][0]["status"], "unpaid");
+    let all = partner
+        .eventually(
+            "/v1/billing/invoices?service_number=JWI-1001&status=all&year=2026",
+            200,
+            |b| numbers(b).len() == 2,
+        )
+        .await;
+    assert_eq!(
+        numbers(&all),
+        [jan.clone(), feb.clone()],
+        "oldest period first"
+    );
+    let by_number = partner
+        .eventually(
+            &format!("/v1/billing/invoices?invoice={jan},{feb}&status=all"),
+            200,
+            |b| numbers(b).len() == 2,
+        )
+        .await;
+    assert_eq!(numbers(&by_number), [jan.clone(), feb.clone()]);
+
+    // Why there is nothing.
+    for (path, status, expected) in [
+        (
+            "/v1/billing/unpaid?service_number=JWI-9999".to_owned(),
+            404,
+            "SERVICE_NUMBER_NOT_REGISTERED",
+        ),
+        (
+            "/v1/billing/invoices?service_number=JWI-9999&status=all".to_owned(),
+            404,
+            "SERVICE_NUMBER_NOT_REGISTERED",
+        ),
+        (
+            "/v1/billing/unpaid?service_number=JWI-1002".to_owned(),
+            404,
+            "NO_BILLS_IN_PERIOD",
+        ),
+        (
+            "/v1/billing/invoices?service_number=JWI-1001&month=3&year=2026".to_owned(),
+            404,
+            "NO_BILLS_IN_PERIOD",
+        ),
+        (
+            "/v1/billing/invoices?service_number=JWI-1001&status=unpaid&month=1&year=2026"
+                .to_owned(),
+            404,
+            "ALL_BILLS_PAID",
+        ),
+        (
+            "/v1/billing/invoices?invoice=INV-0001-999".to_owned(),
+            404,
+            "INVOICE_NOT_FOUND",
+        ),
+        (
+            "/v1/billing/invoices?service_number=has%20space".to_owned(),
+            422,
+            "INVALID_SERVICE_NUMBER",
+        ),
+        (
+            "/v1/billing/unpaid?service_number=has%20space".to_owned(),
+            422,
+            "INVALID_SERVICE_NUMBER",
+        ),
+    ] {
+        partner.eventually(&path, status, code(expected)).await;
+    }
+
+    // Bad parameters are each named in one 422; a lookup names a service or numbers.
+    let r = partner
+        .call(
+            "GET",
+            "/v1/billing/invoices?service_number=JWI-1001&status=open&month=13&year=1999",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.json());
+    let mut named: Vec<String> = r.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect();
+    named.sort();
+    assert_eq!(named, ["month", "status", "year"]);
+    for path in ["/v1/billing/invoices", "/v1/billing/unpaid"] {
+        let r = partner.call("GET", path, None).await;
+        assert_eq!(r.status, 422, "{path}: {}", r.json());
+        assert_eq!(r.json()["errors"][0]["field"], "service_number");
+    }
+
+    // Once February is paid, nothing is left unpaid.
+    expect(
+        &s,
+        "POST",
+        &format!("/v1/invoices/{feb_id}/payments"),
+        json!({"amount": 111_000, "method": "cash", "reference": "C-2"}),
+        200,
+    )
+    .await;
+    partner
+        .eventually(
+            "/v1/billing/unpaid?service_number=JWI-1001",
+            404,
+            code("ALL_BILLS_PAID"),
+        )
+        .await;
+
+    // A key without the scope is refused.
+    let stranger = Partner::new(&s, &["orders:view"]).await;
+    for path in [
+        "/v1/billing/unpaid?service_number=JWI-1001",
+        "/v1/billing/invoices?service_number=JWI-1001",
+    ] {
+        let r = stranger.call("GET", path, None).await;
+        assert_eq!(refusal(&r), (403, "PERMISSION_DENIED".to_owned()), "{path}");
+    }
     server.stop().await;
 }

@@ -2,7 +2,8 @@
 //! is set: an invoice from draft to paid (payments idempotent by method and reference,
 //! overpayment refused, a paid invoice never voided), write-off, a quote accepted and converted
 //! once whatever the retries, credit notes within what is creditable, numbers unique and
-//! gap-free under 50 concurrent issues, and bad input on every write route that writes nothing.
+//! gap-free under 50 concurrent issues, bad input on every write route that writes nothing, the
+//! read side (lists, detail with history, a customer's own), and the PDF.
 
 #![allow(clippy::unwrap_used)]
 
@@ -124,6 +125,8 @@ both_backends!(
     a_credit_note_credits_no_more_than_what_is_left_to_credit,
     fifty_drafts_issued_at_once_take_unique_numbers_without_gaps,
     bad_input_on_every_invoice_write_route_is_refused_with_a_code_and_writes_nothing,
+    invoices_are_listed_shown_with_their_history_and_a_customer_sees_only_their_own,
+    the_pdf_shows_the_number_tenant_lines_tax_and_total_to_whom_may_see_it,
 );
 
 async fn an_invoice_goes_from_draft_to_paid_with_idempotent_payments_and_is_never_voided_once_paid(
@@ -623,5 +626,216 @@ async fn bad_input_on_every_invoice_write_route_is_refused_with_a_code_and_write
 
     assert_eq!(log(&server, &s, &draft).await, before_draft);
     assert_eq!(log(&server, &s, &paid).await, before_paid);
+    server.stop().await;
+}
+
+/// A customer's session: a customer user linked to `customer`.
+async fn customer_session(server: &TestServer, s: &Session, customer: &str) -> Session {
+    let email = format!("c{}@example.com", &customer[24..]);
+    let r = s
+        .call(
+            "POST",
+            "/v1/users",
+            Some(
+                json!({"kind": "customer", "name": "Customer", "email": email,
+                        "password": "customer-password-1", "customer_id": customer}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let r = server
+        .client
+        .post_json(
+            "/v1/auth/login",
+            &json!({"identifier": email, "password": "customer-password-1"}),
+            &[("x-tenant-id", s.tenant.as_str())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.json());
+    s.with_token(r.json()["access_token"].as_str().unwrap())
+}
+
+/// The ids of a list's page.
+fn ids(page: &Value) -> BTreeSet<String> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn invoices_are_listed_shown_with_their_history_and_a_customer_sees_only_their_own(
+    backend: Backend,
+) {
+    let Some(server) = start(backend).await else {
+        return;
+    };
+    let s = server.tenant().await;
+    let ana = customer(&s, "Ana", "JWI-0007").await;
+    let budi = customer(&s, "Budi", "JWI-0008").await;
+    let paid = issued(&s, &ana).await;
+    ok(
+        &s,
+        &format!("/v1/invoices/{paid}/payments"),
+        json!({"amount": 111_000, "method": "transfer", "reference": "TRF-9"}),
+    )
+    .await;
+    let open = issued(&s, &ana).await;
+    let draft = created(&s, "/v1/invoices", json!({"customer_id": ana})).await;
+    let theirs = issued(&s, &budi).await;
+
+    // Staff: filters by customer, status (repeated), service number, number.
+    let all = s
+        .eventually(&format!("/v1/invoices?customer_id={ana}"), |b| {
+            b["pagination"]["total"] == 3
+        })
+        .await;
+    assert_eq!(
+        ids(&all),
+        BTreeSet::from([paid.clone(), open.clone(), draft])
+    );
+    let settled = s
+        .eventually(
+            &format!("/v1/invoices?customer_id={ana}&status=paid&status=void"),
+            |b| b["pagination"]["total"] == 1,
+        )
+        .await;
+    assert_eq!(ids(&settled), BTreeSet::from([paid.clone()]));
+    let by_service = s
+        .eventually("/v1/invoices?service_number=JWI-0008", |b| {
+            b["pagination"]["total"] == 1
+        })
+        .await;
+    assert_eq!(ids(&by_service), BTreeSet::from([theirs.clone()]));
+    let r = s
+        .call(
+            "GET",
+            "/v1/invoices?status=done&overdue=yes&per_page=500",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.json());
+    let mut named: Vec<String> = r.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect();
+    named.sort();
+    assert_eq!(named, ["overdue", "per_page", "status"]);
+
+    // One invoice: its record, lines with tax, payments and history.
+    let detail = s
+        .eventually(&format!("/v1/invoices/{paid}"), |b| {
+            b["invoice"]["status"] == "paid"
+        })
+        .await;
+    assert_eq!(detail["lines"][0]["tax"], 11_000);
+    assert_eq!(detail["payments"][0]["reference"], "TRF-9");
+    let events: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "invoice.created",
+            "invoice.issued",
+            "invoice.payment_recorded",
+            "invoice.paid"
+        ]
+    );
+
+    // A customer: their own issued documents (no drafts), nobody else's.
+    let me = customer_session(&server, &s, &ana).await;
+    let mine = me
+        .eventually("/v1/me/invoices", |b| b["pagination"]["total"] == 2)
+        .await;
+    assert_eq!(ids(&mine), BTreeSet::from([paid.clone(), open.clone()]));
+    let unpaid = me
+        .eventually("/v1/me/invoices?status=issued", |b| {
+            b["pagination"]["total"] == 1
+        })
+        .await;
+    assert_eq!(ids(&unpaid), BTreeSet::from([open]));
+    let r = me.call("GET", "/v1/me/invoices?month=13", None).await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["errors"][0]["field"], "month");
+    let r = me
+        .call("GET", &format!("/v1/invoices/{theirs}"), None)
+        .await;
+    assert_eq!(r.status, 404, "another customer's invoice");
+    let r = me.call("GET", &format!("/v1/invoices/{paid}"), None).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let r = me.call("GET", "/v1/invoices", None).await;
+    assert_eq!(r.status, 403, "the staff list is not a customer's");
+    server.stop().await;
+}
+
+/// The text an independent PDF parser reads from `pdf`.
+fn pdf_text(pdf: &[u8]) -> String {
+    let doc = lopdf::Document::load_mem(pdf).unwrap();
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    doc.extract_text(&pages).unwrap()
+}
+
+async fn the_pdf_shows_the_number_tenant_lines_tax_and_total_to_whom_may_see_it(backend: Backend) {
+    let Some(server) = start(backend).await else {
+        return;
+    };
+    let s = server.tenant().await;
+    let ana = customer(&s, "Ana", "JWI-0009").await;
+    let budi = customer(&s, "Budi", "JWI-0010").await;
+    let id = created(
+        &s,
+        "/v1/invoices",
+        json!({"customer_id": ana, "issue": true, "lines": [
+            line("Internet 20 Mbps", 1, 100_000),
+            {"name": "Router rental", "unit_price": 20_000}
+        ]}),
+    )
+    .await;
+    let number = format!("INV-{}-001", this_month());
+
+    let r = s.call("GET", &format!("/v1/invoices/{id}.pdf"), None).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("content-type"), Some("application/pdf"));
+    let text = pdf_text(&r.body);
+    for expected in [
+        number.as_str(),
+        &format!("Tenant {}", s.tenant),
+        "Internet 20 Mbps",
+        "Router rental",
+        "Tax 11%",
+        "11,000",
+        "131,000",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+
+    // The customer it is addressed to may fetch it; another customer may not.
+    let mine = customer_session(&server, &s, &ana).await;
+    let r = mine
+        .call("GET", &format!("/v1/invoices/{id}.pdf"), None)
+        .await;
+    assert_eq!(r.status, 200);
+    let other = customer_session(&server, &s, &budi).await;
+    let r = other
+        .call("GET", &format!("/v1/invoices/{id}.pdf"), None)
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["code"], "INVOICE_NOT_FOUND");
+    let r = s
+        .call(
+            "GET",
+            "/v1/invoices/01900000-0000-7000-8000-000000000000.pdf",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
     server.stop().await;
 }

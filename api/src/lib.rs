@@ -17,6 +17,7 @@ mod current;
 mod customers;
 mod error;
 mod files;
+mod invoice_reads;
 mod invoices;
 mod metrics;
 mod ops;
@@ -173,6 +174,7 @@ pub fn domain_routes() -> Routes {
         .merge(orders::routes())
         .merge(order_reads::routes())
         .merge(invoices::routes())
+        .merge(invoice_reads::routes())
         .merge(subscriptions::routes())
         .merge(billing::routes())
 }
