@@ -5,8 +5,10 @@
 //! to the projector's version, not to the migrations). The SQL text is shared by both backends:
 //! `$n` parameters, text ids, integer millisecond times.
 
+pub mod billing;
 pub mod catalog;
 pub mod customers;
+pub mod invoice_automation;
 pub mod order_benefits;
 pub mod orders;
 pub mod promotions;
@@ -26,6 +28,8 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(promotions::Promotions),
         Arc::new(orders::OrdersProjector),
         Arc::new(order_benefits::OrderBenefits),
+        Arc::new(billing::BillingProjector),
+        Arc::new(invoice_automation::InvoiceAutomation),
     ]
 }
 
