@@ -50,8 +50,10 @@ pub trait Aggregate: Send + Sync + 'static {
     }
 
     /// [`Aggregate::decide`] for a command that also sees (and may change) the aggregates
-    /// [`Aggregate::others`] names.
+    /// [`Aggregate::others`] names. `id` is the command's own aggregate, which the events it
+    /// gives the others may need to name (a credit note crediting an invoice).
     fn decide_with(
+        _id: &StreamId,
         state: &Self::State,
         _others: &[(StreamId, Self::State)],
         command: Self::Command,

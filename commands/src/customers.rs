@@ -392,6 +392,7 @@ impl Aggregate for Customer {
     }
 
     fn decide_with(
+        _id: &StreamId,
         state: &CustomerState,
         others: &[(StreamId, CustomerState)],
         command: CustomerCommand,

@@ -403,7 +403,7 @@ async fn attempt<A: Aggregate>(
     let numbering = A::numbering(&own.state, &command);
     let mut decided = None;
     if numbering.is_none() {
-        let decision = match A::decide_with(&own.state, &views(&others), command.clone()) {
+        let decision = match A::decide_with(&own.id, &own.state, &views(&others), command.clone()) {
             Ok(decision) => decision,
             Err(error) => {
                 return record_only(store, envelope, &CommandOutcome::Rejected { error }).await;
@@ -530,7 +530,7 @@ async fn decide_in<A: Aggregate>(
                     }
                     None => command.clone(),
                 };
-                let decision = match A::decide_with(&own.state, &views(others), command) {
+                let decision = match A::decide_with(&own.id, &own.state, &views(others), command) {
                     Ok(decision) => decision,
                     Err(error) => return Ok(InTx::Rejected(error)),
                 };

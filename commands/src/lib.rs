@@ -13,9 +13,11 @@
 //! `<stream_type>.<type>` with its content as data.
 
 mod aggregate;
+pub mod billing;
 pub mod catalog;
 pub mod customers;
 mod execute;
+pub mod invoices;
 pub mod orders;
 pub mod promotions;
 
@@ -33,4 +35,8 @@ pub fn register_all(commands: CommandLoop) -> CommandLoop {
         .register::<customers::Customer>()
         .register::<promotions::Promotion>()
         .register::<orders::Order>()
+        .register::<invoices::Invoice>()
+        .register::<billing::Package>()
+        .register::<billing::Subscription>()
+        .register::<billing::BillingRun>()
 }

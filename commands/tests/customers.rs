@@ -345,6 +345,7 @@ fn a_merge_moves_points_and_tags_to_the_target_and_ends_the_sources_merged() {
     let target = given(&[registered(), earned(5, 5)]);
     let source_id = StreamId::parse("source-1").unwrap();
     let decision = Customer::decide_with(
+        &StreamId::parse("target-1").unwrap(),
         &target,
         &[(source_id.clone(), source.clone())],
         C::Merge {
@@ -382,6 +383,7 @@ fn a_merged_customer_takes_no_more_commands() {
     );
     let source_id = StreamId::parse("source-1").unwrap();
     let refused = Customer::decide_with(
+        &StreamId::parse("target-1").unwrap(),
         &given(&[registered()]),
         &[(source_id.clone(), given(&merged))],
         C::Merge {

@@ -9,6 +9,7 @@ pub mod billing;
 pub mod catalog;
 pub mod customers;
 pub mod invoice_automation;
+pub mod invoices;
 pub mod order_benefits;
 pub mod orders;
 pub mod promotions;
@@ -28,6 +29,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(promotions::Promotions),
         Arc::new(orders::OrdersProjector),
         Arc::new(order_benefits::OrderBenefits),
+        Arc::new(invoices::InvoicesProjector),
         Arc::new(billing::BillingProjector),
         Arc::new(invoice_automation::InvoiceAutomation),
     ]
