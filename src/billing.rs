@@ -43,15 +43,18 @@ pub async fn run(args: &BillingArgs, domain: &Domain) -> Result<(), BoxError> {
         bus.clone(),
     );
     let stop = CancellationToken::new();
-    let serving = tokio::spawn(service.serve(stop.clone()));
     let ctx = BillingContext {
         store,
         bus,
         deadline: DEADLINE,
     };
-    let outcome = bill(&ctx, &tenant, period).await;
-    stop.cancel();
-    if let Err(err) = serving.await? {
+    // The service is polled first, so it takes commands before the run sends its first.
+    let (served, outcome) = tokio::join!(service.serve(stop.clone()), async {
+        let outcome = bill(&ctx, &tenant, period).await;
+        stop.cancel();
+        outcome
+    });
+    if let Err(err) = served {
         tracing::warn!(error = %crate::error_chain(&err), "the command service stopped with an error");
     }
     let summary = outcome?;
