@@ -259,6 +259,23 @@ fn only_an_issued_invoice_is_credited() {
 }
 
 #[test]
+fn a_credit_note_is_in_its_invoices_currency() {
+    let note = after(
+        &[],
+        [create_with(DocumentType::CreditNote, |c| {
+            if let C::Create { currency, .. } = c {
+                *currency = Currency::parse("USD").unwrap();
+            }
+        })],
+    );
+    let refused = credit(&note, &issued()).unwrap_err();
+    assert_eq!(
+        (refused.code.as_str(), refused.field.as_deref()),
+        ("INVALID_CREDIT", Some("credits"))
+    );
+}
+
+#[test]
 fn a_credit_note_cannot_exceed_what_is_left_to_credit() {
     // 100 000 at 11 % = 111 000 fits exactly; a second of 1 does not.
     let whole = credit_note_draft(vec![line(1, 1, 100_000)]);
