@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod customers;
+pub mod invoices;
 pub mod order_benefits;
 pub mod orders;
 pub mod promotions;
@@ -26,6 +27,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(promotions::Promotions),
         Arc::new(orders::OrdersProjector),
         Arc::new(order_benefits::OrderBenefits),
+        Arc::new(invoices::InvoicesProjector),
     ]
 }
 

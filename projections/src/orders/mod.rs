@@ -5,7 +5,7 @@
 //! [`reports`].
 
 #[macro_use]
-mod sql;
+pub(crate) mod sql;
 mod queries;
 mod reports;
 

@@ -66,6 +66,7 @@ macro_rules! bind_args {
         query
     }};
 }
+pub(crate) use bind_args;
 
 #[cfg(test)]
 mod tests {
