@@ -844,6 +844,47 @@ async fn bad_input_is_a_4xx_problem_with_field_errors_and_writes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_tenants_billing_days_round_trip_and_a_bad_one_is_a_422_naming_it() {
+    let server = start().await;
+    let client = server.client.clone();
+    let owner = vec![bearer(
+        &token(&client, "default", "owner", common::OWNER_PASSWORD).await,
+    )];
+    let days = |r: &HttpResponse| {
+        let body = r.json();
+        (
+            body["billing_due_day"].clone(),
+            body["billing_suspension_day"].clone(),
+        )
+    };
+    let r = call(&client, &Method::GET, "/v1/tenant", &owner, None).await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert_eq!(days(&r), (json!(10), json!(20)));
+
+    let patch = |body: Value| call(&client, &Method::PATCH, "/v1/tenant", &owner, Some(body));
+    let r = patch(json!({"billing_due_day": 5, "billing_suspension_day": 15})).await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert_eq!(days(&r), (json!(5), json!(15)));
+    let r = call(&client, &Method::GET, "/v1/tenant", &owner, None).await;
+    assert_eq!(days(&r), (json!(5), json!(15)));
+
+    let r = patch(json!({"billing_suspension_day": 29})).await;
+    assert_eq!(
+        (r.status, r.json()["errors"][0]["field"].clone()),
+        (422, json!("billing_suspension_day"))
+    );
+    // The due day alone, moved past the stored suspension day.
+    let r = patch(json!({"billing_due_day": 20})).await;
+    assert_eq!(
+        (r.status, r.json()["errors"][0]["field"].clone()),
+        (422, json!("billing_due_day"))
+    );
+    let r = call(&client, &Method::GET, "/v1/tenant", &owner, None).await;
+    assert_eq!(days(&r), (json!(5), json!(15)), "a refused patch wrote");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn behind_a_trusted_proxy_the_forwarded_client_address_is_the_one_checked() {
     let server = start_with(vec!["127.0.0.1/32".parse().unwrap()]).await;
     let client = server.client.clone();

@@ -396,7 +396,7 @@ pub(crate) fn routes() -> Routes {
             Method::PATCH,
             "/v1/tenant",
             settings(Action::Edit),
-            "Change the tenant's name, time zone, currency or locale",
+            "Change the tenant's settings: name, time zone, currency, locale, customer code pattern, billing due and suspension days (1-28, suspension after due)",
             update_tenant,
         )
 }

@@ -1,9 +1,9 @@
 //! catat's HTTP API: one [`AppState`], problem+json errors ([`ApiError`]), access rules
 //! ([`Routes`], [`Access`], [`Caller`]), correlation ids, `Idempotency-Key`, the identity routes
 //! (`/v1/auth/*`, users, roles, API keys, tenant) and the operational routes (`/healthz`,
-//! `/readyz`, `/metrics`, `/v1/openapi.json`, `/docs`), and uploaded images (`/v1/files`, with
-//! their [`FileStorage`]). Domain routes hand commands to the bus
-//! with [`send_command`] and are merged in by [`router`].
+//! `/readyz`, `/metrics`, `/v1/openapi.json`, `/docs`), uploaded images (`/v1/files`, with
+//! their [`FileStorage`]) and invoice documents as PDF ([`pdf`]). Domain routes hand commands to
+//! the bus with [`send_command`] and are merged in by [`router`].
 
 mod admin_routes;
 mod auth;
@@ -21,6 +21,7 @@ mod ops;
 mod order_reads;
 mod orders;
 pub mod payments;
+pub mod pdf;
 mod promotions;
 mod query;
 

@@ -1,7 +1,7 @@
 //! Tenants: the businesses one catat serves. Each has a time zone (business dates, quota days),
 //! a currency and a locale; the first start bootstraps tenant `default` with an owner.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use schemas::TenantId;
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,11 @@ pub struct Tenant {
     /// How generated customer codes look: `#` for each digit of the number (`MM-###` →
     /// `MM-004`).
     pub customer_code_pattern: String,
+    /// The day of the month (1–28) a monthly invoice falls due.
+    pub billing_due_day: u32,
+    /// The day of the month (1–28, after the due day) a customer whose invoice is still unpaid
+    /// is suspended ("isolir").
+    pub billing_suspension_day: u32,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
@@ -36,6 +41,15 @@ impl Tenant {
     /// Its time zone (the default if the stored one no longer parses).
     pub fn tz(&self) -> Tz {
         self.time_zone.parse().unwrap_or(chrono_tz::Asia::Jakarta)
+    }
+
+    /// The due date and the suspension date of the monthly invoice for `month` (1–12) of
+    /// `year`; `None` for a month that is not one. Both days are at most 28, so every month
+    /// has them.
+    pub fn billing_dates(&self, year: i32, month: u32) -> Option<(NaiveDate, NaiveDate)> {
+        let due = NaiveDate::from_ymd_opt(year, month, self.billing_due_day)?;
+        let suspension = NaiveDate::from_ymd_opt(year, month, self.billing_suspension_day)?;
+        Some((due, suspension))
     }
 }
 
@@ -47,6 +61,8 @@ struct TenantRow {
     currency: String,
     locale: String,
     customer_code_pattern: String,
+    billing_due_day: i32,
+    billing_suspension_day: i32,
     created_at: i64,
 }
 
@@ -59,6 +75,10 @@ impl From<TenantRow> for Tenant {
             currency: row.currency,
             locale: row.locale,
             customer_code_pattern: row.customer_code_pattern,
+            // The columns' checks keep both days in 1–28.
+            billing_due_day: u32::try_from(row.billing_due_day).unwrap_or(DEFAULT_BILLING_DUE_DAY),
+            billing_suspension_day: u32::try_from(row.billing_suspension_day)
+                .unwrap_or(DEFAULT_BILLING_SUSPENSION_DAY),
             created_at: at(row.created_at),
         }
     }
@@ -96,6 +116,10 @@ pub struct TenantPatch {
     pub locale: Option<String>,
     /// New pattern for generated customer codes (`MM-###`).
     pub customer_code_pattern: Option<String>,
+    /// New day of the month monthly invoices fall due (1–28).
+    pub billing_due_day: Option<u32>,
+    /// New day of the month unpaid customers are suspended (1–28, after the due day).
+    pub billing_suspension_day: Option<u32>,
 }
 
 /// What the first start created.
@@ -146,11 +170,50 @@ fn check_locale(locale: &str) -> Result<(), String> {
     }
 }
 
+fn check_billing_day(day: u32) -> Result<(), String> {
+    if (1..=28).contains(&day) {
+        Ok(())
+    } else {
+        Err("must be a day of the month from 1 to 28".into())
+    }
+}
+
+/// Checks the billing days a patch would leave: each in 1–28, and suspension after the due
+/// day. A day the patch leaves out keeps its `current` value (due, suspension), and the
+/// ordering error names a field the patch sent, since that is the one to change.
+fn check_billing_days(fields: &mut Fields, patch: &TenantPatch, current: (u32, u32)) {
+    if let Some(day) = patch.billing_due_day {
+        fields.check("billing_due_day", check_billing_day(day));
+    }
+    if let Some(day) = patch.billing_suspension_day {
+        fields.check("billing_suspension_day", check_billing_day(day));
+    }
+    let due = patch.billing_due_day.unwrap_or(current.0);
+    let suspension = patch.billing_suspension_day.unwrap_or(current.1);
+    if (patch.billing_due_day.is_some() || patch.billing_suspension_day.is_some())
+        && suspension <= due
+    {
+        let field = if patch.billing_suspension_day.is_some() {
+            "billing_suspension_day"
+        } else {
+            "billing_due_day"
+        };
+        fields.add(
+            field,
+            format!("the suspension day ({suspension}) must come after the due day ({due})"),
+        );
+    }
+}
+
 /// The customer code pattern a new tenant starts with (the column's default).
 pub const DEFAULT_CUSTOMER_CODE_PATTERN: &str = "C-####";
+/// The due day a new tenant starts with (the column's default).
+pub const DEFAULT_BILLING_DUE_DAY: u32 = 10;
+/// The suspension day a new tenant starts with (the column's default).
+pub const DEFAULT_BILLING_SUSPENSION_DAY: u32 = 20;
 
-const TENANT_COLUMNS: &str =
-    "tenant_id, name, time_zone, currency, locale, customer_code_pattern, created_at";
+const TENANT_COLUMNS: &str = "tenant_id, name, time_zone, currency, locale, customer_code_pattern, \
+     billing_due_day, billing_suspension_day, created_at";
 
 impl Identity {
     /// Creates a tenant with its first owner, in one transaction with their audit events.
@@ -195,6 +258,8 @@ impl Identity {
             currency,
             locale,
             customer_code_pattern: DEFAULT_CUSTOMER_CODE_PATTERN.to_owned(),
+            billing_due_day: DEFAULT_BILLING_DUE_DAY,
+            billing_suspension_day: DEFAULT_BILLING_SUSPENSION_DAY,
             created_at: now,
         };
 
@@ -322,12 +387,36 @@ impl Identity {
                     .map_err(|e| e.to_string()),
             );
         }
+        let billing = patch.billing_due_day.is_some() || patch.billing_suspension_day.is_some();
+        if billing {
+            let current = self
+                .tenant(id)
+                .await?
+                .ok_or_else(|| IdentityError::not_found("TENANT_NOT_FOUND", "no such tenant"))?;
+            check_billing_days(
+                &mut fields,
+                &patch,
+                (current.billing_due_day, current.billing_suspension_day),
+            );
+        }
         fields.finish()?;
+        // Both days fit in an i32: they were checked to be 1–28.
+        let due_day = patch.billing_due_day.and_then(|d| i32::try_from(d).ok());
+        let suspension_day = patch
+            .billing_suspension_day
+            .and_then(|d| i32::try_from(d).ok());
         let mut tx = self.store().begin().await?;
+        // The ordering guard repeats the check above in the statement itself, so that two
+        // patches sent at once (one moving each day) cannot leave suspension before due.
         let sql = format!(
             "UPDATE tenants SET name = COALESCE($2, name), time_zone = COALESCE($3, time_zone), \
              currency = COALESCE($4, currency), locale = COALESCE($5, locale), updated_at = $6, \
-             customer_code_pattern = COALESCE($7, customer_code_pattern) WHERE tenant_id = $1 RETURNING {TENANT_COLUMNS}"
+             customer_code_pattern = COALESCE($7, customer_code_pattern), \
+             billing_due_day = COALESCE($8, billing_due_day), \
+             billing_suspension_day = COALESCE($9, billing_suspension_day) \
+             WHERE tenant_id = $1 \
+             AND COALESCE($9, billing_suspension_day) > COALESCE($8, billing_due_day) \
+             RETURNING {TENANT_COLUMNS}"
         );
         let row: Option<TenantRow> = in_tx!(
             &mut tx,
@@ -340,9 +429,22 @@ impl Identity {
                 .bind(&patch.locale)
                 .bind(millis(self.now()))
                 .bind(&patch.customer_code_pattern)
+                .bind(due_day)
+                .bind(suspension_day)
         )?;
         let Some(row) = row else {
             tx.rollback().await?;
+            if billing && self.tenant(id).await?.is_some() {
+                let field = if patch.billing_suspension_day.is_some() {
+                    "billing_suspension_day"
+                } else {
+                    "billing_due_day"
+                };
+                return Err(IdentityError::invalid(
+                    field,
+                    "the suspension day must come after the due day",
+                ));
+            }
             return Err(IdentityError::not_found(
                 "TENANT_NOT_FOUND",
                 "no such tenant",
@@ -356,7 +458,9 @@ impl Identity {
             "tenant.updated",
             json!({"name": tenant.name, "time_zone": tenant.time_zone,
                    "currency": tenant.currency, "locale": tenant.locale,
-                   "customer_code_pattern": tenant.customer_code_pattern}),
+                   "customer_code_pattern": tenant.customer_code_pattern,
+                   "billing_due_day": tenant.billing_due_day,
+                   "billing_suspension_day": tenant.billing_suspension_day}),
             actor,
         )
         .await?;
@@ -366,6 +470,7 @@ impl Identity {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -378,5 +483,95 @@ mod tests {
         assert!(check_locale("id-ID").is_ok());
         assert!(check_locale("en").is_ok());
         assert!(check_locale("Indonesian").is_err());
+    }
+
+    fn billing_patch(due: Option<u32>, suspension: Option<u32>) -> TenantPatch {
+        TenantPatch {
+            billing_due_day: due,
+            billing_suspension_day: suspension,
+            ..TenantPatch::default()
+        }
+    }
+
+    /// The fields a patch is refused for, given the tenant's current (due, suspension) days.
+    fn refused_fields(patch: &TenantPatch, current: (u32, u32)) -> Vec<String> {
+        let mut fields = Fields::default();
+        check_billing_days(&mut fields, patch, current);
+        match fields.finish() {
+            Ok(()) => Vec::new(),
+            Err(IdentityError::Invalid(errors)) => errors.into_iter().map(|(f, _)| f).collect(),
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+
+    #[test]
+    fn billing_days_are_days_of_the_month_from_1_to_28() {
+        assert!(refused_fields(&billing_patch(Some(1), Some(28)), (10, 20)).is_empty());
+        assert_eq!(
+            refused_fields(&billing_patch(Some(0), None), (10, 20)),
+            ["billing_due_day"]
+        );
+        assert_eq!(
+            refused_fields(&billing_patch(None, Some(29)), (10, 20)),
+            ["billing_suspension_day"]
+        );
+        assert_eq!(
+            refused_fields(&billing_patch(Some(31), Some(40)), (10, 20)),
+            ["billing_due_day", "billing_suspension_day"]
+        );
+    }
+
+    #[test]
+    fn the_suspension_day_must_come_after_the_due_day_counting_the_day_left_unpatched() {
+        assert_eq!(
+            refused_fields(&billing_patch(Some(15), Some(15)), (10, 20)),
+            ["billing_suspension_day"]
+        );
+        // Moving only the due day past the current suspension day (20) names the due day.
+        assert_eq!(
+            refused_fields(&billing_patch(Some(25), None), (10, 20)),
+            ["billing_due_day"]
+        );
+        // Moving only the suspension day before the current due day (10).
+        assert_eq!(
+            refused_fields(&billing_patch(None, Some(5)), (10, 20)),
+            ["billing_suspension_day"]
+        );
+        assert!(refused_fields(&billing_patch(Some(25), Some(27)), (10, 20)).is_empty());
+        assert!(refused_fields(&billing_patch(None, Some(11)), (10, 20)).is_empty());
+        // A patch that leaves both days alone is not checked against them.
+        assert!(refused_fields(&TenantPatch::default(), (10, 20)).is_empty());
+    }
+
+    fn tenant_billing(due: u32, suspension: u32) -> Tenant {
+        Tenant {
+            id: "acme".into(),
+            name: "Acme".into(),
+            time_zone: "Asia/Jakarta".into(),
+            currency: "IDR".into(),
+            locale: "id-ID".into(),
+            customer_code_pattern: DEFAULT_CUSTOMER_CODE_PATTERN.into(),
+            billing_due_day: due,
+            billing_suspension_day: suspension,
+            created_at: at(0),
+        }
+    }
+
+    #[test]
+    fn billing_dates_are_the_due_and_suspension_days_of_the_period() {
+        let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let tenant = tenant_billing(DEFAULT_BILLING_DUE_DAY, DEFAULT_BILLING_SUSPENSION_DAY);
+        assert_eq!(
+            tenant.billing_dates(2026, 12),
+            Some((date(2026, 12, 10), date(2026, 12, 20)))
+        );
+        // Day 28 exists in every February, leap year or not.
+        let late = tenant_billing(27, 28);
+        assert_eq!(
+            late.billing_dates(2027, 2),
+            Some((date(2027, 2, 27), date(2027, 2, 28)))
+        );
+        assert_eq!(tenant.billing_dates(2026, 13), None);
+        assert_eq!(tenant.billing_dates(2026, 0), None);
     }
 }

@@ -13,7 +13,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use eventstore::EventStore;
 use identity::{
     Clock, Identity, IdentityError, IdentitySettings, NewApiKey, NewTenant, NewUser,
-    PasswordParams, Principal, Session, Subject, TokenError, TokenKeys, User, UserFilter, UserKind,
+    PasswordParams, Principal, Session, Subject, TenantPatch, TokenError, TokenKeys, User,
+    UserFilter, UserKind,
 };
 use schemas::TenantId;
 
@@ -39,6 +40,7 @@ conformance!(
     identifiers_are_unique_across_kinds_within_a_tenant,
     a_service_number_written_like_a_phone_number_logs_in_as_typed,
     nobody_grants_more_than_they_hold_and_the_last_owner_stays,
+    a_tenants_billing_days_default_to_10_and_20_and_a_patch_keeps_suspension_after_due,
 );
 
 const OWNER_PASSWORD: &str = "owner-pass-1";
@@ -1576,4 +1578,58 @@ async fn nobody_grants_more_than_they_hold_and_the_last_owner_stays(store: Event
 
 fn owner_id(owner: &Principal) -> String {
     owner.user_id().unwrap().to_owned()
+}
+
+async fn a_tenants_billing_days_default_to_10_and_20_and_a_patch_keeps_suspension_after_due(
+    store: EventStore,
+) {
+    let (identity, _clock) = service(&store);
+    let (t, _owner) = tenant(&identity, "acme", None).await;
+    let read = |identity: Identity, t: TenantId| async move {
+        let tenant = identity.tenant(&t).await.unwrap().unwrap();
+        (tenant.billing_due_day, tenant.billing_suspension_day)
+    };
+    assert_eq!(read(identity.clone(), t.clone()).await, (10, 20));
+
+    let patch = |due: Option<u32>, suspension: Option<u32>| TenantPatch {
+        billing_due_day: due,
+        billing_suspension_day: suspension,
+        ..TenantPatch::default()
+    };
+    let updated = identity
+        .update_tenant(&t, patch(Some(5), Some(25)), "test")
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated.billing_due_day, updated.billing_suspension_day),
+        (5, 25)
+    );
+    assert_eq!(read(identity.clone(), t.clone()).await, (5, 25));
+
+    // Only the due day, moved onto the stored suspension day: refused, naming the due day.
+    let invalid_fields = |result: Result<identity::Tenant, IdentityError>| match result {
+        Err(IdentityError::Invalid(errors)) => errors.into_iter().map(|(f, _)| f).collect(),
+        other => panic!("expected invalid fields, got {other:?}"),
+    };
+    let fields: Vec<String> = invalid_fields(
+        identity
+            .update_tenant(&t, patch(Some(25), None), "test")
+            .await,
+    );
+    assert_eq!(fields, ["billing_due_day"]);
+    let fields: Vec<String> = invalid_fields(
+        identity
+            .update_tenant(&t, patch(None, Some(29)), "test")
+            .await,
+    );
+    assert_eq!(fields, ["billing_suspension_day"]);
+    assert_eq!(read(identity.clone(), t.clone()).await, (5, 25));
+
+    // A patch of other settings leaves the days alone.
+    let renamed = TenantPatch {
+        name: Some("Acme Net".into()),
+        ..TenantPatch::default()
+    };
+    identity.update_tenant(&t, renamed, "test").await.unwrap();
+    assert_eq!(read(identity.clone(), t.clone()).await, (5, 25));
 }
