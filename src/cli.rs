@@ -26,6 +26,8 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Manage tenants.
     Tenant(TenantArgs),
+    /// Subscription billing.
+    Billing(BillingArgs),
     /// Measure catat against the raw database and a peer library.
     Bench(BenchArgs),
 }
@@ -67,6 +69,32 @@ pub enum TenantAction {
         /// The owner's password; generated (and printed once) when not given.
         #[arg(long, env = "CATAT_TENANT_OWNER_PASSWORD", hide_env_values = true)]
         owner_password: Option<crate::Secret>,
+    },
+}
+
+/// `catat billing`.
+#[derive(Debug, Args)]
+pub struct BillingArgs {
+    /// Where the data is.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: BillingAction,
+}
+
+/// The billing tools.
+#[derive(Debug, Subcommand)]
+pub enum BillingAction {
+    /// Invoice every billable subscription of a tenant for a period (those already invoiced
+    /// for it are skipped); prints a one-line JSON summary.
+    Run {
+        /// The period, `YYYY-MM`.
+        #[arg(long)]
+        period: String,
+        /// The tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
     },
 }
 

@@ -2,6 +2,7 @@
 //! a role the way `main` does.
 
 pub mod bench;
+pub mod billing;
 pub mod cli;
 pub mod config;
 pub mod http;
@@ -99,6 +100,7 @@ pub async fn run(cli: cli::Cli) -> Result<(), BoxError> {
         cli::Command::Projections(args) => projections::run(&args, &serve::Domain::product()).await,
         cli::Command::Migrate(args) => migrate(args.database_url.expose()).await,
         cli::Command::Tenant(args) => tenant(args).await,
+        cli::Command::Billing(args) => billing::run(&args, &serve::Domain::product()).await,
         cli::Command::Bench(args) => match args.suite {
             cli::BenchSuite::Store(args) => bench::store::run(args).await,
             cli::BenchSuite::Commands(args) => bench::commands::run(args).await,

@@ -8,7 +8,10 @@ use commands::CommandLoop;
 use eventstore::{ConnectOptions, EventStore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use workers::{CommandService, Projector, ProjectorStep, Relay, RunOptions, Scheduler, run_step};
+use workers::{
+    BillingContext, BillingRunner, CommandService, Projector, ProjectorStep, Relay, RunOptions,
+    Scheduler, run_step,
+};
 
 use crate::BoxError;
 use crate::cli::Role;
@@ -169,6 +172,12 @@ pub async fn serve(
     if has(Role::Scheduler) {
         let scheduler = Scheduler::new(store.clone(), bus.clone(), settings.command_timeout, 100);
         workers.spawn(run_step(scheduler, None, options, workers_shutdown.clone()));
+        let runner = BillingRunner::new(BillingContext {
+            store: store.clone(),
+            bus: bus.clone(),
+            deadline: settings.command_timeout,
+        });
+        workers.spawn(run_step(runner, None, options, workers_shutdown.clone()));
     }
     workers.close();
 

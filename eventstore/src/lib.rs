@@ -584,6 +584,22 @@ impl StoreTransaction {
         }
     }
 
+    /// [`EventStore::read_stream`] inside this transaction: a process manager folds the
+    /// aggregate an event is about with what the transaction sees (on an in-memory SQLite store,
+    /// the only connection there is).
+    pub async fn read_stream(
+        &mut self,
+        tenant: &TenantId,
+        stream: &StreamRef,
+        read: StreamRead,
+    ) -> Result<Vec<RecordedEvent>> {
+        let read = read.checked()?;
+        match self {
+            Self::Postgres(tx) => postgres::read_stream(&mut **tx, tenant, stream, read).await,
+            Self::Sqlite(tx) => sqlite::read_stream(&mut **tx, tenant, stream, read).await,
+        }
+    }
+
     /// Commits the consumer's writes and checkpoint together.
     pub async fn commit(self) -> Result<()> {
         match self {

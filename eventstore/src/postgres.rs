@@ -421,34 +421,7 @@ impl PostgresStore {
         stream: &StreamRef,
         read: StreamRead,
     ) -> Result<Vec<RecordedEvent>> {
-        let (until_version, as_of) = match read.until {
-            ReadUntil::End => (i64::MAX, None),
-            ReadUntil::Version(v) => (v, None),
-            ReadUntil::AsOf(at) => (i64::MAX, Some(at)),
-        };
-        // As-of stops before the first event recorded after the instant, so the answer is a
-        // prefix of the stream even if clocks disagree.
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events \
-             WHERE tenant_id = $1 AND stream_type = $2 AND stream_id = $3 \
-               AND version >= $4 AND version <= $5 \
-               AND ($6::timestamptz IS NULL OR version < coalesce( \
-                    (SELECT min(version) FROM events \
-                     WHERE tenant_id = $1 AND stream_type = $2 AND stream_id = $3 \
-                       AND recorded_at > $6), 9223372036854775807)) \
-             ORDER BY version LIMIT $7"
-        );
-        let rows: Vec<EventRow> = sqlx::query_as(&sql)
-            .bind(tenant.as_str())
-            .bind(stream.stream_type.as_str())
-            .bind(stream.stream_id.as_str())
-            .bind(read.from_version)
-            .bind(until_version)
-            .bind(as_of)
-            .bind(read.limit as i64)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter().map(EventRow::into_event).collect()
+        read_stream(&self.pool, tenant, stream, read).await
     }
 
     pub(crate) async fn save_snapshot(
@@ -618,6 +591,46 @@ fn bind_append<'q>(
         .bind(metadata)
         .bind(command.map(|c| c.command_id.as_uuid()))
         .bind(command.map(|c| Json(c.reply.clone()))))
+}
+
+/// A stream's events in version order, through `executor` (the pool, or a transaction).
+pub(crate) async fn read_stream<'e, E>(
+    executor: E,
+    tenant: &TenantId,
+    stream: &StreamRef,
+    read: StreamRead,
+) -> Result<Vec<RecordedEvent>>
+where
+    E: Executor<'e, Database = Postgres>,
+{
+    let (until_version, as_of) = match read.until {
+        ReadUntil::End => (i64::MAX, None),
+        ReadUntil::Version(v) => (v, None),
+        ReadUntil::AsOf(at) => (i64::MAX, Some(at)),
+    };
+    // As-of stops before the first event recorded after the instant, so the answer is a
+    // prefix of the stream even if clocks disagree.
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events \
+         WHERE tenant_id = $1 AND stream_type = $2 AND stream_id = $3 \
+           AND version >= $4 AND version <= $5 \
+           AND ($6::timestamptz IS NULL OR version < coalesce( \
+                (SELECT min(version) FROM events \
+                 WHERE tenant_id = $1 AND stream_type = $2 AND stream_id = $3 \
+                   AND recorded_at > $6), 9223372036854775807)) \
+         ORDER BY version LIMIT $7"
+    );
+    let rows: Vec<EventRow> = sqlx::query_as(&sql)
+        .bind(tenant.as_str())
+        .bind(stream.stream_type.as_str())
+        .bind(stream.stream_id.as_str())
+        .bind(read.from_version)
+        .bind(until_version)
+        .bind(as_of)
+        .bind(read.limit as i64)
+        .fetch_all(executor)
+        .await?;
+    rows.into_iter().map(EventRow::into_event).collect()
 }
 
 pub(crate) async fn read_all<'e, E>(

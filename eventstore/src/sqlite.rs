@@ -208,32 +208,7 @@ impl SqliteStore {
         stream: &StreamRef,
         read: StreamRead,
     ) -> Result<Vec<RecordedEvent>> {
-        let (until_version, as_of) = match read.until {
-            ReadUntil::End => (i64::MAX, None),
-            ReadUntil::Version(v) => (v, None),
-            ReadUntil::AsOf(at) => (i64::MAX, Some(at.timestamp_micros())),
-        };
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events \
-             WHERE tenant_id = ?1 AND stream_type = ?2 AND stream_id = ?3 \
-               AND version >= ?4 AND version <= ?5 \
-               AND (?6 IS NULL OR version < coalesce( \
-                    (SELECT min(version) FROM events \
-                     WHERE tenant_id = ?1 AND stream_type = ?2 AND stream_id = ?3 \
-                       AND recorded_at > ?6), 9223372036854775807)) \
-             ORDER BY version LIMIT ?7"
-        );
-        let rows: Vec<EventRow> = sqlx::query_as(&sql)
-            .bind(tenant.as_str())
-            .bind(stream.stream_type.as_str())
-            .bind(stream.stream_id.as_str())
-            .bind(read.from_version)
-            .bind(until_version)
-            .bind(as_of)
-            .bind(read.limit as i64)
-            .fetch_all(&self.reader)
-            .await?;
-        rows.into_iter().map(EventRow::into_event).collect()
+        read_stream(&self.reader, tenant, stream, read).await
     }
 
     pub(crate) async fn save_snapshot(
@@ -435,6 +410,44 @@ where
     .fetch_optional(executor)
     .await?;
     Ok(version.unwrap_or(0))
+}
+
+/// A stream's events in version order, through `executor` (the pool, or a transaction).
+pub(crate) async fn read_stream<'e, E>(
+    executor: E,
+    tenant: &TenantId,
+    stream: &StreamRef,
+    read: StreamRead,
+) -> Result<Vec<RecordedEvent>>
+where
+    E: Executor<'e, Database = Sqlite>,
+{
+    let (until_version, as_of) = match read.until {
+        ReadUntil::End => (i64::MAX, None),
+        ReadUntil::Version(v) => (v, None),
+        ReadUntil::AsOf(at) => (i64::MAX, Some(at.timestamp_micros())),
+    };
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events \
+         WHERE tenant_id = ?1 AND stream_type = ?2 AND stream_id = ?3 \
+           AND version >= ?4 AND version <= ?5 \
+           AND (?6 IS NULL OR version < coalesce( \
+                (SELECT min(version) FROM events \
+                 WHERE tenant_id = ?1 AND stream_type = ?2 AND stream_id = ?3 \
+                   AND recorded_at > ?6), 9223372036854775807)) \
+         ORDER BY version LIMIT ?7"
+    );
+    let rows: Vec<EventRow> = sqlx::query_as(&sql)
+        .bind(tenant.as_str())
+        .bind(stream.stream_type.as_str())
+        .bind(stream.stream_id.as_str())
+        .bind(read.from_version)
+        .bind(until_version)
+        .bind(as_of)
+        .bind(read.limit as i64)
+        .fetch_all(executor)
+        .await?;
+    rows.into_iter().map(EventRow::into_event).collect()
 }
 
 pub(crate) async fn read_all<'e, E>(

@@ -5,8 +5,10 @@
 //! to the projector's version, not to the migrations). The SQL text is shared by both backends:
 //! `$n` parameters, text ids, integer millisecond times.
 
+pub mod billing;
 pub mod catalog;
 pub mod customers;
+pub mod invoice_automation;
 pub mod invoices;
 pub mod order_benefits;
 pub mod orders;
@@ -28,6 +30,8 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(orders::OrdersProjector),
         Arc::new(order_benefits::OrderBenefits),
         Arc::new(invoices::InvoicesProjector),
+        Arc::new(billing::BillingProjector),
+        Arc::new(invoice_automation::InvoiceAutomation),
     ]
 }
 

@@ -6,6 +6,7 @@
 //! and stops on one cancellation token between batches, so a batch in progress commits its
 //! checkpoint before the worker exits.
 
+mod billing;
 mod command_service;
 mod projector;
 mod relay;
@@ -16,6 +17,10 @@ use std::time::Duration;
 use bus::Wakeups;
 use tokio_util::sync::CancellationToken;
 
+pub use billing::{
+    BillingContext, BillingRunner, DEFAULT_DUE_DAY, DEFAULT_SUSPENSION_DAY, RunSummary,
+    billing_days, run_billing, send_run_command,
+};
 pub use command_service::CommandService;
 pub use projector::{ProjectionError, Projector, ProjectorStep, Tables, rebuild};
 pub use relay::{EVENTS_STREAM, Relay, event_subject};
@@ -47,6 +52,9 @@ pub enum WorkerError {
         #[source]
         source: ProjectionError,
     },
+    /// A read model could not be read.
+    #[error("read model error")]
+    Read(#[source] ProjectionError),
     /// Publishing to NATS failed.
     #[error("nats error: {0}")]
     Nats(String),

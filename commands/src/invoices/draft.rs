@@ -238,6 +238,13 @@ pub(super) fn issue(
             })
             .filter(|(_, invoice)| invoice.exists)
             .ok_or_else(|| not_found().with_field("credits"))?;
+        if invoice.currency != state.currency {
+            return Err(DomainError::rule(
+                "INVALID_CREDIT",
+                "a credit note is in its invoice's currency",
+            )
+            .with_field("credits"));
+        }
         decision.others.push((
             invoice_id.clone(),
             credit(own_id, invoice, number, *total, at)?,
