@@ -1,7 +1,8 @@
 //! Partner billing, packages and subscriptions over real HTTP, on SQLite always and on
 //! PostgreSQL when `CATAT_TEST_DATABASE_URL` is set: twenty partners confirming one invoice at
 //! once pay it once; the partner codes of mark-as-paid and of the lookups; subscriptions need an
-//! active package and a customer with a service number; a staff billing run is accepted.
+//! active package and a customer with a service number, and are read by staff and by their
+//! customer; a staff billing run is accepted.
 
 #![allow(clippy::unwrap_used)]
 
@@ -415,6 +416,52 @@ async fn a_subscription_needs_an_active_package_and_a_customer_with_a_service_nu
     .await;
     assert_eq!(back["state"]["status"], "active");
 
+    // Staff see every package and subscription; a customer the packages on sale to the
+    // public and their own subscriptions.
+    let private = created(
+        &s,
+        "/v1/packages",
+        json!({"name": "Office 100 Mbps", "price": 900_000, "public": false}),
+    )
+    .await;
+    let all = s
+        .eventually("/v1/packages", |b| b["pagination"]["total"] == 2)
+        .await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 2);
+    let me = customer_session(&server, &s, &ana).await;
+    let on_sale = me
+        .eventually("/v1/packages?public=false", |b| {
+            b["pagination"]["total"] == 1
+        })
+        .await;
+    assert_eq!(on_sale["data"][0]["id"], package.as_str());
+    let r = me
+        .call("GET", &format!("/v1/packages/{private}"), None)
+        .await;
+    assert_eq!(refusal(&r), (404, "PACKAGE_NOT_FOUND".to_owned()));
+    let listed = s
+        .eventually("/v1/subscriptions?service_number=JWI-0004", |b| {
+            b["pagination"]["total"] == 1 && b["data"][0]["status"] == "active"
+        })
+        .await;
+    assert_eq!(listed["data"][0]["id"], sub.as_str());
+    let mine = me
+        .eventually("/v1/me/subscriptions", |b| b["pagination"]["total"] == 1)
+        .await;
+    assert_eq!(mine["data"][0]["id"], sub.as_str());
+    me.eventually(&format!("/v1/subscriptions/{sub}"), |b| {
+        b["service_number"] == "JWI-0004"
+    })
+    .await;
+    let other = customer(&s, "Budi", "JWI-0005").await;
+    let stranger = customer_session(&server, &s, &other).await;
+    let r = stranger
+        .call("GET", &format!("/v1/subscriptions/{sub}"), None)
+        .await;
+    assert_eq!(refusal(&r), (404, "SUBSCRIPTION_NOT_FOUND".to_owned()));
+    let r = me.call("GET", "/v1/subscriptions", None).await;
+    assert_eq!(r.status, 403, "the staff list is not a customer's");
+
     // A package no longer sold takes no new subscriptions.
     expect(
         &s,
@@ -456,6 +503,33 @@ async fn a_subscription_needs_an_active_package_and_a_customer_with_a_service_nu
         .await;
     assert_eq!(refusal(&r), (422, "VALIDATION_FAILED".to_owned()));
     server.stop().await;
+}
+
+/// A customer's session: a customer user linked to `customer`.
+async fn customer_session(server: &TestServer, s: &Session, customer: &str) -> Session {
+    let email = format!("c{}@example.com", &customer[24..]);
+    let r = s
+        .call(
+            "POST",
+            "/v1/users",
+            Some(
+                json!({"kind": "customer", "name": "Customer", "email": email,
+                        "password": "customer-password-1", "customer_id": customer}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json());
+    let r = server
+        .client
+        .post_json(
+            "/v1/auth/login",
+            &json!({"identifier": email, "password": "customer-password-1"}),
+            &[("x-tenant-id", s.tenant.as_str())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.json());
+    s.with_token(r.json()["access_token"].as_str().unwrap())
 }
 
 /// The numbers of a lookup's bills.

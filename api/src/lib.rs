@@ -27,6 +27,7 @@ pub mod payments;
 pub mod pdf;
 mod promotions;
 mod query;
+mod subscription_reads;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -176,6 +177,7 @@ pub fn domain_routes() -> Routes {
         .merge(invoices::routes())
         .merge(invoice_reads::routes())
         .merge(subscriptions::routes())
+        .merge(subscription_reads::routes())
         .merge(billing::routes())
 }
 
