@@ -43,6 +43,12 @@ async fn refused(s: &Session, method: &str, path: &str, body: Value, status: u16
     r.json()["code"].as_str().unwrap_or_default().to_owned()
 }
 
+/// Today in the default tenant time zone (Asia/Jakarta, UTC+7 all year).
+fn today() -> chrono::NaiveDate {
+    let jakarta = chrono::FixedOffset::east_opt(7 * 3600).unwrap();
+    chrono::Utc::now().with_timezone(&jakarta).date_naive()
+}
+
 /// The month part of today's numbers (`2612`), in the default tenant time zone (Asia/Jakarta,
 /// UTC+7 all year).
 fn this_month() -> String {
@@ -127,6 +133,7 @@ both_backends!(
     bad_input_on_every_invoice_write_route_is_refused_with_a_code_and_writes_nothing,
     invoices_are_listed_shown_with_their_history_and_a_customer_sees_only_their_own,
     the_pdf_shows_the_number_tenant_lines_tax_and_total_to_whom_may_see_it,
+    the_reports_count_this_months_invoices_and_age_what_is_owed,
 );
 
 async fn an_invoice_goes_from_draft_to_paid_with_idempotent_payments_and_is_never_voided_once_paid(
@@ -837,5 +844,82 @@ async fn the_pdf_shows_the_number_tenant_lines_tax_and_total_to_whom_may_see_it(
         )
         .await;
     assert_eq!(r.status, 404);
+    server.stop().await;
+}
+
+async fn the_reports_count_this_months_invoices_and_age_what_is_owed(backend: Backend) {
+    let Some(server) = start(backend).await else {
+        return;
+    };
+    let s = server.tenant().await;
+    let ana = customer(&s, "Ana", "JWI-0011").await;
+    // Paid; open without a due date (current); open and due 40 days ago (31–60).
+    let paid = issued(&s, &ana).await;
+    ok(
+        &s,
+        &format!("/v1/invoices/{paid}/payments"),
+        json!({"amount": 111_000, "method": "cash", "reference": "C-1"}),
+    )
+    .await;
+    issued(&s, &ana).await;
+    let due = today() - chrono::Days::new(40);
+    let late = created(
+        &s,
+        "/v1/invoices",
+        json!({"customer_id": ana, "due_date": due, "lines": [line("Internet", 1, 100_000)]}),
+    )
+    .await;
+    ok(&s, &format!("/v1/invoices/{late}/issue"), json!({})).await;
+
+    let monthly = s
+        .eventually("/v1/reports/invoices/monthly", |b| {
+            b["data"]
+                .as_array()
+                .and_then(|m| m.last())
+                .is_some_and(|m| m["issued"] == 3 && m["revenue"] == 111_000)
+        })
+        .await;
+    let this = monthly["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(this["amount_issued"], 333_000);
+    assert_eq!(monthly["currency"], "IDR");
+    assert_eq!(
+        monthly["data"].as_array().unwrap().len(),
+        usize::try_from(chrono::Datelike::month(&today())).unwrap(),
+        "January to this month"
+    );
+
+    let aging = s
+        .eventually("/v1/reports/invoices/aging", |b| b["total"]["count"] == 2)
+        .await;
+    let bucket = |name: &str| {
+        aging["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["bucket"] == name)
+            .unwrap()["balance"]
+            .clone()
+    };
+    assert_eq!(bucket("current"), 111_000);
+    assert_eq!(bucket("31_60"), 111_000);
+    assert_eq!(aging["total"]["balance"], 222_000);
+    // The same invoice, as of its due date, is not yet late.
+    let on_due = s
+        .call(
+            "GET",
+            &format!("/v1/reports/invoices/aging?as_of={due}"),
+            None,
+        )
+        .await;
+    assert_eq!(on_due.status, 200);
+    assert_eq!(on_due.json()["buckets"][0]["balance"], 222_000);
+
+    for path in [
+        "/v1/reports/invoices/monthly?year=1999",
+        "/v1/reports/invoices/aging?as_of=yesterday",
+    ] {
+        let r = s.call("GET", path, None).await;
+        assert_eq!(r.status, 422, "{path}: {}", r.json());
+    }
     server.stop().await;
 }
