@@ -138,6 +138,16 @@ async fn an_unpaid_invoice_suspends_its_subscription_and_its_payment_reactivates
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // The tenant bills on its own days: due on the 5th, suspended on the 15th.
+    let r = session
+        .call(
+            "PATCH",
+            "/v1/tenant",
+            Some(serde_json::json!({"billing_due_day": 5, "billing_suspension_day": 15})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+
     // The month's timer starts the run; the runner invoices the subscription.
     let period = BillingPeriod::parse("2026-12").unwrap();
     send_by_timer(
@@ -157,9 +167,24 @@ async fn an_unpaid_invoice_suspends_its_subscription_and_its_payment_reactivates
     until_event(&store, &tenant, &invoice_stream, "invoice.issued").await;
     let run = StreamRef::parse("billing_run", "2026-12").unwrap();
     until_event(&store, &tenant, &run, "billing_run.completed").await;
+    let created = store
+        .read_stream(&tenant, &invoice_stream, StreamRead::all())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &created[0].data["due_date"],
+            &created[0].data["suspension_date"]
+        ),
+        (
+            &serde_json::json!("2026-12-05"),
+            &serde_json::json!("2026-12-15")
+        ),
+        "the due and suspension dates come from the tenant's billing days"
+    );
 
     // The day after its due date: overdue, and the subscription hears of it.
-    let on = NaiveDate::from_ymd_opt(2026, 12, 11).unwrap();
+    let on = NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
     send_by_timer(
         &store,
         &tenant,
@@ -178,7 +203,7 @@ async fn an_unpaid_invoice_suspends_its_subscription_and_its_payment_reactivates
     .await;
 
     // Its suspension date: the subscription is suspended.
-    let on = NaiveDate::from_ymd_opt(2026, 12, 20).unwrap();
+    let on = NaiveDate::from_ymd_opt(2026, 12, 15).unwrap();
     send_by_timer(
         &store,
         &tenant,

@@ -630,6 +630,28 @@ pub async fn billable_page(
     rows.into_iter().map(SubscriptionView::try_from).collect()
 }
 
+/// The days of a period the tenant's invoices are due and its unpaid subscriptions suspended,
+/// from its settings (`billing_due_day`, `billing_suspension_day`); 10 and 20, the settings'
+/// defaults, for a tenant with no settings row.
+pub async fn tenant_billing_days(
+    store: &EventStore,
+    tenant: &TenantId,
+) -> Result<(u32, u32), ProjectionError> {
+    let days: Option<(i32, i32)> = on_reader!(
+        store,
+        fetch_optional,
+        sqlx::query_as(
+            "SELECT billing_due_day, billing_suspension_day FROM tenants WHERE tenant_id = $1"
+        )
+        .bind(tenant.as_str())
+    )?;
+    Ok(days
+        .and_then(|(due, suspension)| {
+            Some((u32::try_from(due).ok()?, u32::try_from(suspension).ok()?))
+        })
+        .unwrap_or((10, 20)))
+}
+
 /// Whether one of the tenant's subscriptions has this service number.
 pub async fn service_number_exists(
     store: &EventStore,

@@ -15,7 +15,7 @@ use bus::Bus;
 use chrono::Utc;
 use eventstore::{EventStore, StreamRead};
 use futures::StreamExt;
-use projections::billing::{SubscriptionView, billable_page};
+use projections::billing::{SubscriptionView, billable_page, tenant_billing_days};
 use projections::invoice_automation::{
     pending_runs, subscription_invoice_command_id, subscription_invoice_id,
 };
@@ -42,20 +42,8 @@ const PAGE: i64 = 500;
 /// Invoices being created at once.
 const IN_FLIGHT: usize = 32;
 
-/// The day of the period an invoice is due when the tenant has not chosen one.
-pub const DEFAULT_DUE_DAY: u32 = 10;
-
-/// The day of the period an unpaid subscription is suspended when the tenant has not chosen one.
-pub const DEFAULT_SUSPENSION_DAY: u32 = 20;
-
 /// The refusal of an invoice whose source (this subscription and period) already has one.
 const DUPLICATE_SOURCE: &str = "DUPLICATE_SOURCE";
-
-/// The days of a period a tenant's invoices are due and its unpaid subscriptions suspended.
-/// Tenants do not choose them yet: every tenant has the defaults.
-pub fn billing_days(_tenant: &TenantId) -> (u32, u32) {
-    (DEFAULT_DUE_DAY, DEFAULT_SUSPENSION_DAY)
-}
 
 /// Where a run reads subscriptions and sends commands.
 #[derive(Debug, Clone)]
@@ -102,6 +90,9 @@ pub async fn run_billing(
         skipped: 0,
         failed: 0,
     };
+    let days = tenant_billing_days(&ctx.store, tenant)
+        .await
+        .map_err(WorkerError::Read)?;
     let mut after: Option<String> = None;
     loop {
         let page = billable_page(&ctx.store, tenant, period, after.as_deref(), PAGE)
@@ -114,7 +105,7 @@ pub async fn run_billing(
         let outcomes: Vec<Billed> = futures::stream::iter(page)
             .map(|subscription| {
                 let (ctx, tenant) = (ctx.clone(), tenant.clone());
-                async move { bill(&ctx, &tenant, period, run_id, &subscription).await }
+                async move { bill(&ctx, &tenant, period, days, run_id, &subscription).await }
             })
             .buffer_unordered(IN_FLIGHT)
             .collect()
@@ -140,6 +131,7 @@ pub async fn run_billing(
 fn invoice_command(
     tenant: &TenantId,
     period: BillingPeriod,
+    (due_day, suspension_day): (u32, u32),
     run_id: Uuid,
     subscription: &SubscriptionView,
 ) -> Result<CommandEnvelope, String> {
@@ -149,7 +141,6 @@ fn invoice_command(
     let currency = record.currency.ok_or("it has no currency")?;
     let invoice_id =
         subscription_invoice_id(tenant, &subscription_id, period).map_err(|e| e.to_string())?;
-    let (due_day, suspension_day) = billing_days(tenant);
     let line = InvoiceLine {
         line_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{invoice_id}/1").as_bytes()),
         name: package.terms.name.clone(),
@@ -206,6 +197,7 @@ async fn bill(
     ctx: &BillingContext,
     tenant: &TenantId,
     period: BillingPeriod,
+    days: (u32, u32),
     run_id: Uuid,
     subscription: &SubscriptionView,
 ) -> Billed {
@@ -218,7 +210,7 @@ async fn bill(
         );
         Billed::Failed
     };
-    let envelope = match invoice_command(tenant, period, run_id, subscription) {
+    let envelope = match invoice_command(tenant, period, days, run_id, subscription) {
         Ok(envelope) => envelope,
         Err(reason) => return failed(&reason),
     };

@@ -17,10 +17,7 @@ use std::time::Duration;
 use bus::Wakeups;
 use tokio_util::sync::CancellationToken;
 
-pub use billing::{
-    BillingContext, BillingRunner, DEFAULT_DUE_DAY, DEFAULT_SUSPENSION_DAY, RunSummary,
-    billing_days, run_billing, send_run_command,
-};
+pub use billing::{BillingContext, BillingRunner, RunSummary, run_billing, send_run_command};
 pub use command_service::CommandService;
 pub use projector::{ProjectionError, Projector, ProjectorStep, Tables, rebuild};
 pub use relay::{EVENTS_STREAM, Relay, event_subject};
