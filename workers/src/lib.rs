@@ -18,8 +18,8 @@ use bus::Wakeups;
 use tokio_util::sync::CancellationToken;
 
 pub use billing::{
-    BillingContext, BillingRunner, DEFAULT_DUE_DAY, DEFAULT_SUSPENSION_DAY, RunSummary,
-    billing_days, run_billing, send_run_command,
+    BillingContext, BillingRunner, DEFAULT_DUE_DAY, DEFAULT_SUSPENSION_DAY,
+    IN_FLIGHT as BILLING_IN_FLIGHT, RunSummary, billing_days, run_billing, send_run_command,
 };
 pub use command_service::CommandService;
 pub use projector::{ProjectionError, Projector, ProjectorStep, Tables, rebuild};
