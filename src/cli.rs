@@ -264,6 +264,35 @@ pub enum BenchSuite {
     /// Authentication on an embedded server: logins/s (argon2id), and GETs with a bearer token
     /// or an API key beside anonymous ones.
     Auth(AuthBenchArgs),
+    /// The monthly billing run over many subscriptions, embedded and distributed, beside raw
+    /// inserts and a peer library; partner lookups over the invoices it issued.
+    Billing(BillingBenchArgs),
+}
+
+/// `catat bench billing`.
+#[derive(Debug, Clone, Args)]
+pub struct BillingBenchArgs {
+    /// PostgreSQL for the distributed case; the bench works in schemas of its own and drops them.
+    #[arg(long, env = "CATAT_DATABASE_URL")]
+    pub database_url: crate::Secret,
+    /// NATS for the distributed case.
+    #[arg(long, env = "CATAT_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: crate::Secret,
+    /// Where to write the JSON results; a markdown table is written beside it (`.md`).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A short run (under a minute).
+    #[arg(long)]
+    pub quick: bool,
+    /// Subscriptions billed (default 100,000; 2,000 with --quick).
+    #[arg(long)]
+    pub subscriptions: Option<usize>,
+    /// Lookups per subject in the partner lookup case (default 20,000; 2,000 with --quick).
+    #[arg(long)]
+    pub lookups: Option<usize>,
+    /// Concurrent clients in the partner lookup case.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
 }
 
 /// `catat bench auth`.

@@ -119,8 +119,6 @@ pub async fn serve(
     listener: Option<tokio::net::TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
-    let files = settings.files.open()?;
-    let store = open_store(&settings.store).await?;
     let bus = match &settings.nats_url {
         Some(url) => {
             let name = format!("catat-{}", std::process::id());
@@ -130,6 +128,21 @@ pub async fn serve(
         }
         None => Bus::in_process(),
     };
+    serve_on(settings, domain, listener, shutdown, bus).await
+}
+
+/// [`serve`] on a bus the caller made, so that the caller can send commands to this process's
+/// command service on an in-process bus too (the bench's billing run, as the billing runner
+/// does). `settings.nats_url` is not read.
+pub async fn serve_on(
+    settings: ServeSettings,
+    domain: Domain,
+    listener: Option<tokio::net::TcpListener>,
+    shutdown: CancellationToken,
+    bus: Bus,
+) -> Result<(), BoxError> {
+    let files = settings.files.open()?;
+    let store = open_store(&settings.store).await?;
     let has = |role: Role| settings.roles.contains(&role);
     let metrics = Arc::new(api::Metrics::default());
     let options = RunOptions {

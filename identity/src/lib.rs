@@ -39,7 +39,10 @@ pub use pins::PIN_GUESSES;
 pub use roles::Role;
 pub use secrets::PasswordParams;
 pub use sessions::Session;
-pub use tenants::{Bootstrapped, NewTenant, Tenant, TenantPatch};
+pub use tenants::{
+    Bootstrapped, DEFAULT_BILLING_DUE_DAY, DEFAULT_BILLING_SUSPENSION_DAY, NewTenant, Tenant,
+    TenantPatch,
+};
 pub use tokens::{AccessClaims, TokenError, TokenKeys};
 pub use users::{NewUser, User, UserFilter, UserKind};
 

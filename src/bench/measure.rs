@@ -1,12 +1,14 @@
 //! Timing and reporting shared by every bench suite: concurrent workers, latency percentiles,
 //! and the JSON + markdown output described in DESIGN.md.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::BoxError;
 
@@ -44,6 +46,9 @@ pub struct Row {
     /// in `ops_per_s`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<u64>,
+    /// Figures of a suite's own (`issued`, `seconds`), written beside the others.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
 }
 
 impl Row {
@@ -97,6 +102,7 @@ impl Sample {
             lag_p99_ms: None,
             commands_per_s: None,
             errors: None,
+            extra: BTreeMap::new(),
         }
     }
 }
@@ -293,6 +299,15 @@ impl<C: Serialize> Report<C> {
                 ));
             }
         }
+        for r in self.results.iter().filter(|r| !r.extra.is_empty()) {
+            let figures: Vec<String> = r.extra.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            md.push_str(&format!(
+                "\n{} {}: {}\n",
+                r.case,
+                r.subject,
+                figures.join(", ")
+            ));
+        }
         md.push_str("\n| ratio (same run) | value | target |\n|---|---:|---:|\n");
         for ratio in &self.ratios {
             md.push_str(&format!(
@@ -352,6 +367,7 @@ mod tests {
             lag_p99_ms: None,
             commands_per_s: None,
             errors: None,
+            extra: BTreeMap::new(),
         };
         let rows = vec![
             row("append", "catat", 800.0),

@@ -2,6 +2,7 @@
 //! run, written as JSON and a markdown table.
 
 pub mod auth;
+pub mod billing;
 pub mod commands;
 pub mod measure;
 mod orders;

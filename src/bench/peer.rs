@@ -106,3 +106,66 @@ pub async fn append(
     repo.persist::<BenchOrder>(&[serialized], None).await?;
     Ok(())
 }
+
+/// A minimal invoice aggregate, for the billing bench's peer row: one event per invoice.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct BenchInvoice {
+    created: bool,
+}
+
+/// The one event: an invoice created, with the payload catat's invoice command carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceCreated(pub Value);
+
+impl DomainEvent for InvoiceCreated {
+    fn event_type(&self) -> String {
+        "invoice.created".to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
+
+impl Aggregate for BenchInvoice {
+    const TYPE: &'static str = "invoice";
+    type Command = Value;
+    type Event = InvoiceCreated;
+    type Error = BenchOrderError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        sink.write(InvoiceCreated(command), self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, _event: Self::Event) {
+        self.created = true;
+    }
+}
+
+/// Persists an invoice's first event through the peer's repository.
+pub async fn append_invoice(
+    repo: &PostgresEventRepository,
+    aggregate_id: &str,
+    payload: Value,
+    metadata: Value,
+) -> Result<(), BoxError> {
+    let event = InvoiceCreated(payload);
+    let serialized = SerializedEvent::new(
+        aggregate_id.to_owned(),
+        1,
+        BenchInvoice::TYPE.to_owned(),
+        event.event_type(),
+        event.event_version(),
+        serde_json::to_value(&event)?,
+        metadata,
+    );
+    repo.persist::<BenchInvoice>(&[serialized], None).await?;
+    Ok(())
+}

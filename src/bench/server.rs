@@ -3,12 +3,13 @@
 
 use std::time::{Duration, Instant};
 
+use bus::Bus;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::Role;
 use crate::config::{FileSettings, ServeSettings, StoreSettings, TokenKeySource};
 use crate::http::HttpClient;
-use crate::serve::{Domain, serve};
+use crate::serve::{Domain, serve, serve_on};
 use crate::{BoxError, Secret};
 
 /// The password of the owner a bench server bootstraps (username `owner`).
@@ -31,6 +32,25 @@ impl BenchServer {
         nats_url: Option<Secret>,
         domain: Domain,
     ) -> Result<Self, BoxError> {
+        Self::start_with(database_url, nats_url, None, domain).await
+    }
+
+    /// Starts every role on `database_url` with `domain`, its command service on `bus` (which
+    /// the caller keeps to send commands on).
+    pub(crate) async fn start_on(
+        database_url: String,
+        bus: Bus,
+        domain: Domain,
+    ) -> Result<Self, BoxError> {
+        Self::start_with(database_url, None, Some(bus), domain).await
+    }
+
+    async fn start_with(
+        database_url: String,
+        nats_url: Option<Secret>,
+        bus: Option<Bus>,
+        domain: Domain,
+    ) -> Result<Self, BoxError> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let client = HttpClient::new(format!("http://{}", listener.local_addr()?));
         let settings = ServeSettings {
@@ -50,7 +70,16 @@ impl BenchServer {
             files: FileSettings::default(),
         };
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(settings, domain, Some(listener), shutdown.clone()));
+        let task = match bus {
+            Some(bus) => tokio::spawn(serve_on(
+                settings,
+                domain,
+                Some(listener),
+                shutdown.clone(),
+                bus,
+            )),
+            None => tokio::spawn(serve(settings, domain, Some(listener), shutdown.clone())),
+        };
         let ready = Instant::now();
         while client.get("/readyz").await.map(|r| r.status).unwrap_or(0) != 200 {
             if ready.elapsed() > Duration::from_secs(30) || task.is_finished() {

@@ -17,7 +17,10 @@ use std::time::Duration;
 use bus::Wakeups;
 use tokio_util::sync::CancellationToken;
 
-pub use billing::{BillingContext, BillingRunner, RunSummary, run_billing, send_run_command};
+pub use billing::{
+    BillingContext, BillingRunner, IN_FLIGHT as BILLING_IN_FLIGHT, RunSummary, run_billing,
+    send_run_command,
+};
 pub use command_service::CommandService;
 pub use projector::{ProjectionError, Projector, ProjectorStep, Tables, rebuild};
 pub use relay::{EVENTS_STREAM, Relay, event_subject};
