@@ -3,7 +3,7 @@
 //! uses) as JSON. The monthly billing run reads its subscriptions from here, a keyset page at a
 //! time ([`billable_page`]).
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use eventstore::{EventStore, LogFilter, StoreTransaction};
 use futures::future::BoxFuture;
 use schemas::billing::{
@@ -14,9 +14,8 @@ use schemas::invoices::BillingPeriod;
 use schemas::{RecordedEvent, StreamType, TenantId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use crate::{ProjectionError, Projector, Tables, in_tx, on_reader};
+use crate::{ProjectionError, Projector, Tables, decode_event as decode, in_tx, on_reader};
 
 /// Packages, one row each.
 const PACKAGES: &str = "packages";
@@ -26,28 +25,6 @@ const SUBSCRIPTIONS: &str = "subscriptions";
 /// Builds `packages` and `subscriptions` from `package.*` and `subscription.*` events.
 #[derive(Debug, Default)]
 pub struct BillingProjector;
-
-/// The `<stream_type>.*` event `event` holds; `None` for another stream type's.
-fn decode<E: DeserializeOwned>(
-    event: &RecordedEvent,
-    stream_type: &str,
-) -> Result<Option<E>, ProjectionError> {
-    let Some(tag) = event
-        .event_type
-        .as_str()
-        .strip_prefix(stream_type)
-        .and_then(|rest| rest.strip_prefix('.'))
-    else {
-        return Ok(None);
-    };
-    Ok(Some(serde_json::from_value(
-        json!({"type": tag, "data": event.data}),
-    )?))
-}
-
-fn day_text(day: NaiveDate) -> String {
-    day.format("%Y-%m-%d").to_string()
-}
 
 impl Projector for BillingProjector {
     fn name(&self) -> &str {
@@ -282,8 +259,8 @@ async fn save_subscription(
             .bind(package.terms.tax_rate_bp)
             .bind(package.terms.category.as_deref())
             .bind(record.quantity)
-            .bind(day_text(start))
-            .bind(record.end_date.map(day_text))
+            .bind(crate::invoices::day(start))
+            .bind(record.end_date.map(crate::invoices::day))
             .bind(record.status.as_str())
             .bind(reason)
             .bind(i64::try_from(record.overdue_invoices.len()).unwrap_or(i64::MAX))
@@ -622,8 +599,8 @@ pub async fn billable_page(
         fetch_all,
         sqlx::query_as(&sql)
             .bind(tenant.as_str())
-            .bind(day_text(period.day(31)))
-            .bind(day_text(period.first_day()))
+            .bind(crate::invoices::day(period.day(31)))
+            .bind(crate::invoices::day(period.first_day()))
             .bind(after.unwrap_or(""))
             .bind(limit.max(1))
     )?;

@@ -93,3 +93,50 @@ pub trait Projector: Send + Sync + 'static {
 }
 
 pub(crate) use eventstore::{in_tx, on_reader};
+
+/// The `<stream_type>.*` event `event` holds; `None` for another stream type's.
+pub(crate) fn decode_event<E: serde::de::DeserializeOwned>(
+    event: &RecordedEvent,
+    stream_type: &str,
+) -> Result<Option<E>, ProjectionError> {
+    let Some(tag) = event
+        .event_type
+        .as_str()
+        .strip_prefix(stream_type)
+        .and_then(|rest| rest.strip_prefix('.'))
+    else {
+        return Ok(None);
+    };
+    Ok(Some(serde_json::from_value(
+        serde_json::json!({"type": tag, "data": event.data}),
+    )?))
+}
+
+/// Records `event` in a read model's timeline `table`, keyed by the aggregate's id column
+/// (`order_id`, `invoice_id`) and version; a replayed event is kept once.
+pub(crate) async fn save_timeline(
+    tx: &mut StoreTransaction,
+    table: &str,
+    id_column: &str,
+    event: &RecordedEvent,
+) -> Result<(), ProjectionError> {
+    let sql = format!(
+        "INSERT INTO {table} (tenant_id, {id_column}, version, event_id, event_type, actor, \
+         recorded_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (tenant_id, {id_column}, version) DO NOTHING"
+    );
+    in_tx!(
+        tx,
+        execute,
+        sqlx::query(&sql)
+            .bind(event.tenant_id.as_str())
+            .bind(event.stream_id.as_str())
+            .bind(event.version)
+            .bind(event.event_id.to_string())
+            .bind(event.event_type.as_str())
+            .bind(event.metadata.actor.as_deref())
+            .bind(event.recorded_at.timestamp_millis())
+            .bind(serde_json::to_string(&event.data)?)
+    )?;
+    Ok(())
+}

@@ -44,11 +44,9 @@ use schemas::{
     StreamType, TenantId,
 };
 use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::json;
 use uuid::Uuid;
 
-use crate::{ProjectionError, Projector, Tables, in_tx, on_reader};
+use crate::{ProjectionError, Projector, Tables, decode_event as decode, in_tx, on_reader};
 
 /// The invoices it follows: source and dates, by invoice.
 const INVOICES: &str = "invoice_automation_invoices";
@@ -230,24 +228,6 @@ impl Projector for InvoiceAutomation {
     }
 }
 
-/// The `<stream_type>.*` event `event` holds; `None` for another stream type's.
-fn decode<E: DeserializeOwned>(
-    event: &RecordedEvent,
-    stream_type: &str,
-) -> Result<Option<E>, ProjectionError> {
-    let Some(tag) = event
-        .event_type
-        .as_str()
-        .strip_prefix(stream_type)
-        .and_then(|rest| rest.strip_prefix('.'))
-    else {
-        return Ok(None);
-    };
-    Ok(Some(serde_json::from_value(
-        json!({"type": tag, "data": event.data}),
-    )?))
-}
-
 /// The tenant's time zone, from its settings; the default when it has none or it no longer
 /// parses.
 async fn tenant_zone(tx: &mut StoreTransaction, tenant: &TenantId) -> Result<Tz, ProjectionError> {
@@ -401,7 +381,7 @@ fn day(text: Option<&str>) -> Option<NaiveDate> {
 }
 
 fn day_text(day: Option<NaiveDate>) -> Option<String> {
-    day.map(|d| d.format("%Y-%m-%d").to_string())
+    day.map(crate::invoices::day)
 }
 
 async fn followed(

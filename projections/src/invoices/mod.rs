@@ -20,7 +20,6 @@ use schemas::invoices::{
     BillingPeriod, InvoiceEvent, InvoiceLine, InvoiceRecord, InvoiceSource, Payment, STREAM_TYPE,
 };
 use schemas::{RecordedEvent, StreamType};
-use serde_json::json;
 
 use crate::{ProjectionError, Projector, Tables, in_tx};
 
@@ -49,12 +48,7 @@ pub struct InvoicesProjector;
 
 /// The invoice event a recorded `invoice.*` event holds; `None` for another stream's.
 pub(crate) fn decode(event: &RecordedEvent) -> Result<Option<InvoiceEvent>, ProjectionError> {
-    let Some(tag) = event.event_type.as_str().strip_prefix("invoice.") else {
-        return Ok(None);
-    };
-    Ok(Some(serde_json::from_value(
-        json!({"type": tag, "data": event.data}),
-    )?))
+    crate::decode_event(event, "invoice")
 }
 
 /// `YYYY-MM-DD`, the form dates are stored in (so that text order is date order).
@@ -210,7 +204,7 @@ impl Projector for InvoicesProjector {
             if before.payments != after.payments {
                 save_payments(tx, &tables.name(PAYMENTS), event, &after.payments).await?;
             }
-            save_event(tx, &tables.name(TIMELINE), event).await
+            crate::save_timeline(tx, &tables.name(TIMELINE), "invoice_id", event).await
         })
     }
 }
@@ -407,31 +401,5 @@ async fn save_payments(
                 .bind(payment.provider_transaction_id.as_deref())
         )?;
     }
-    Ok(())
-}
-
-async fn save_event(
-    tx: &mut StoreTransaction,
-    table: &str,
-    event: &RecordedEvent,
-) -> Result<(), ProjectionError> {
-    let sql = format!(
-        "INSERT INTO {table} (tenant_id, invoice_id, version, event_id, event_type, actor, \
-         recorded_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (tenant_id, invoice_id, version) DO NOTHING"
-    );
-    in_tx!(
-        tx,
-        execute,
-        sqlx::query(&sql)
-            .bind(event.tenant_id.as_str())
-            .bind(event.stream_id.as_str())
-            .bind(event.version)
-            .bind(event.event_id.to_string())
-            .bind(event.event_type.as_str())
-            .bind(event.metadata.actor.as_deref())
-            .bind(event.recorded_at.timestamp_millis())
-            .bind(serde_json::to_string(&event.data)?)
-    )?;
     Ok(())
 }

@@ -14,7 +14,6 @@ use futures::future::BoxFuture;
 use schemas::orders::{Line, OrderEvent, OrderRecord, STREAM_TYPE};
 use schemas::{RecordedEvent, StreamType};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::{ProjectionError, Projector, Tables, in_tx};
 
@@ -48,12 +47,7 @@ pub(crate) fn wire<T: Serialize>(value: &T) -> String {
 
 /// The order event a recorded `order.*` event holds; `None` for another stream's.
 pub(crate) fn decode(event: &RecordedEvent) -> Result<Option<OrderEvent>, ProjectionError> {
-    let Some(tag) = event.event_type.as_str().strip_prefix("order.") else {
-        return Ok(None);
-    };
-    Ok(Some(serde_json::from_value(
-        json!({"type": tag, "data": event.data}),
-    )?))
+    crate::decode_event(event, "order")
 }
 
 /// What a line sells for: `(unit price + modifiers) × quantity`, before discount and tax.
@@ -178,7 +172,7 @@ impl Projector for OrdersProjector {
             if before.lines != after.lines {
                 save_lines(tx, &tables.name(LINES), event, &after.lines).await?;
             }
-            save_event(tx, &tables.name(TIMELINE), event).await
+            crate::save_timeline(tx, &tables.name(TIMELINE), "order_id", event).await
         })
     }
 }
@@ -289,31 +283,5 @@ async fn save_lines(
                 .bind(line_amount(line))
         )?;
     }
-    Ok(())
-}
-
-async fn save_event(
-    tx: &mut StoreTransaction,
-    table: &str,
-    event: &RecordedEvent,
-) -> Result<(), ProjectionError> {
-    let sql = format!(
-        "INSERT INTO {table} (tenant_id, order_id, version, event_id, event_type, actor, \
-         recorded_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (tenant_id, order_id, version) DO NOTHING"
-    );
-    in_tx!(
-        tx,
-        execute,
-        sqlx::query(&sql)
-            .bind(event.tenant_id.as_str())
-            .bind(event.stream_id.as_str())
-            .bind(event.version)
-            .bind(event.event_id.to_string())
-            .bind(event.event_type.as_str())
-            .bind(event.metadata.actor.as_deref())
-            .bind(event.recorded_at.timestamp_millis())
-            .bind(serde_json::to_string(&event.data)?)
-    )?;
     Ok(())
 }
