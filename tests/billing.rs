@@ -428,7 +428,7 @@ async fn a_subscription_needs_an_active_package_and_a_customer_with_a_service_nu
         .eventually("/v1/packages", |b| b["pagination"]["total"] == 2)
         .await;
     assert_eq!(all["data"].as_array().unwrap().len(), 2);
-    let me = customer_session(&server, &s, &ana).await;
+    let me = s.customer_session(&ana).await;
     let on_sale = me
         .eventually("/v1/packages?public=false", |b| {
             b["pagination"]["total"] == 1
@@ -454,7 +454,7 @@ async fn a_subscription_needs_an_active_package_and_a_customer_with_a_service_nu
     })
     .await;
     let other = customer(&s, "Budi", "JWI-0005").await;
-    let stranger = customer_session(&server, &s, &other).await;
+    let stranger = s.customer_session(&other).await;
     let r = stranger
         .call("GET", &format!("/v1/subscriptions/{sub}"), None)
         .await;
@@ -503,33 +503,6 @@ async fn a_subscription_needs_an_active_package_and_a_customer_with_a_service_nu
         .await;
     assert_eq!(refusal(&r), (422, "VALIDATION_FAILED".to_owned()));
     server.stop().await;
-}
-
-/// A customer's session: a customer user linked to `customer`.
-async fn customer_session(server: &TestServer, s: &Session, customer: &str) -> Session {
-    let email = format!("c{}@example.com", &customer[24..]);
-    let r = s
-        .call(
-            "POST",
-            "/v1/users",
-            Some(
-                json!({"kind": "customer", "name": "Customer", "email": email,
-                        "password": "customer-password-1", "customer_id": customer}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.json());
-    let r = server
-        .client
-        .post_json(
-            "/v1/auth/login",
-            &json!({"identifier": email, "password": "customer-password-1"}),
-            &[("x-tenant-id", s.tenant.as_str())],
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.json());
-    s.with_token(r.json()["access_token"].as_str().unwrap())
 }
 
 /// The numbers of a lookup's bills.

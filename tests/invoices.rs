@@ -636,33 +636,6 @@ async fn bad_input_on_every_invoice_write_route_is_refused_with_a_code_and_write
     server.stop().await;
 }
 
-/// A customer's session: a customer user linked to `customer`.
-async fn customer_session(server: &TestServer, s: &Session, customer: &str) -> Session {
-    let email = format!("c{}@example.com", &customer[24..]);
-    let r = s
-        .call(
-            "POST",
-            "/v1/users",
-            Some(
-                json!({"kind": "customer", "name": "Customer", "email": email,
-                        "password": "customer-password-1", "customer_id": customer}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.json());
-    let r = server
-        .client
-        .post_json(
-            "/v1/auth/login",
-            &json!({"identifier": email, "password": "customer-password-1"}),
-            &[("x-tenant-id", s.tenant.as_str())],
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.json());
-    s.with_token(r.json()["access_token"].as_str().unwrap())
-}
-
 /// The ids of a list's page.
 fn ids(page: &Value) -> BTreeSet<String> {
     page["data"]
@@ -758,7 +731,7 @@ async fn invoices_are_listed_shown_with_their_history_and_a_customer_sees_only_t
     );
 
     // A customer: their own issued documents (no drafts), nobody else's.
-    let me = customer_session(&server, &s, &ana).await;
+    let me = s.customer_session(&ana).await;
     let mine = me
         .eventually("/v1/me/invoices", |b| b["pagination"]["total"] == 2)
         .await;
@@ -825,12 +798,12 @@ async fn the_pdf_shows_the_number_tenant_lines_tax_and_total_to_whom_may_see_it(
     }
 
     // The customer it is addressed to may fetch it; another customer may not.
-    let mine = customer_session(&server, &s, &ana).await;
+    let mine = s.customer_session(&ana).await;
     let r = mine
         .call("GET", &format!("/v1/invoices/{id}.pdf"), None)
         .await;
     assert_eq!(r.status, 200);
-    let other = customer_session(&server, &s, &budi).await;
+    let other = s.customer_session(&budi).await;
     let r = other
         .call("GET", &format!("/v1/invoices/{id}.pdf"), None)
         .await;

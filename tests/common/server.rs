@@ -182,6 +182,33 @@ impl Session {
         }
     }
 
+    /// A session of a new customer user linked to `customer` (a customer id), signed in.
+    pub async fn customer_session(&self, customer: &str) -> Self {
+        let email = format!("c{}@example.com", &customer[24..]);
+        let r = self
+            .call(
+                "POST",
+                "/v1/users",
+                Some(
+                    serde_json::json!({"kind": "customer", "name": "Customer", "email": email,
+                        "password": "customer-password-1", "customer_id": customer}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.json());
+        let r = self
+            .client
+            .post_json(
+                "/v1/auth/login",
+                &serde_json::json!({"identifier": email, "password": "customer-password-1"}),
+                &[("x-tenant-id", self.tenant.as_str())],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.json());
+        self.with_token(r.json()["access_token"].as_str().unwrap())
+    }
+
     /// Sends `method path` with a JSON body (or none) and the bearer token.
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> HttpResponse {
         self.call_with(method, path, body, &[]).await
