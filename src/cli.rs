@@ -211,6 +211,32 @@ pub struct ServeArgs {
     /// (`bucket.endpoint/key`) [default: true, as MinIO and most S3-compatible stores want].
     #[arg(long, env = "CATAT_S3_PATH_STYLE")]
     pub s3_path_style: Option<bool>,
+    /// Who opens payment sessions at checkout: `manual` (staff take the payment) or `midtrans`
+    /// (Snap) [default: manual].
+    #[arg(long, env = "CATAT_PAYMENT_PROVIDER")]
+    pub payment_provider: Option<String>,
+    /// How long a payment session takes payment, in seconds [default: 86400].
+    #[arg(long, env = "CATAT_PAYMENT_SESSION_TTL_S")]
+    pub payment_session_ttl_s: Option<u64>,
+    /// How often sessions pending past their expiry, and flagged notifications, are checked
+    /// with the provider's status API, in seconds [default: 60].
+    #[arg(long, env = "CATAT_PAYMENT_RECONCILE_INTERVAL_S")]
+    pub payment_reconcile_interval_s: Option<u64>,
+    /// The Midtrans server key: signs Snap and status calls, verifies notifications.
+    #[arg(long, env = "CATAT_MIDTRANS_SERVER_KEY", hide_env_values = true)]
+    pub midtrans_server_key: Option<crate::Secret>,
+    /// `sandbox` or `production`: which Midtrans base URLs are used [default: sandbox].
+    #[arg(long, env = "CATAT_MIDTRANS_ENVIRONMENT")]
+    pub midtrans_environment: Option<String>,
+    /// Overrides the Snap base URL (e.g. a local stand-in) [default: the environment's].
+    #[arg(long, env = "CATAT_MIDTRANS_SNAP_URL")]
+    pub midtrans_snap_url: Option<String>,
+    /// Overrides the Core API base URL (status checks) [default: the environment's].
+    #[arg(long, env = "CATAT_MIDTRANS_API_URL")]
+    pub midtrans_api_url: Option<String>,
+    /// The Xendit callback verification token; Xendit callbacks are refused without it.
+    #[arg(long, env = "CATAT_XENDIT_CALLBACK_TOKEN", hide_env_values = true)]
+    pub xendit_callback_token: Option<crate::Secret>,
 }
 
 /// `catat projections`.

@@ -41,6 +41,14 @@ struct FileConfig {
     s3_access_key_id: Option<String>,
     s3_secret_access_key: Option<String>,
     s3_path_style: Option<bool>,
+    payment_provider: Option<String>,
+    payment_session_ttl_s: Option<u64>,
+    payment_reconcile_interval_s: Option<u64>,
+    midtrans_server_key: Option<String>,
+    midtrans_environment: Option<String>,
+    midtrans_snap_url: Option<String>,
+    midtrans_api_url: Option<String>,
+    xendit_callback_token: Option<String>,
 }
 
 fn read_file(explicit: Option<&Path>) -> Result<FileConfig, BoxError> {
@@ -125,6 +133,162 @@ pub struct ServeSettings {
     pub bootstrap: (Option<String>, Option<Secret>),
     /// Where uploaded files go, and how large they may be.
     pub files: FileSettings,
+    /// The payment providers.
+    pub payments: PaymentSettings,
+}
+
+/// Which provider opens payment sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionProvider {
+    /// Staff take the payment.
+    Manual,
+    /// Midtrans Snap.
+    Midtrans,
+}
+
+/// Midtrans: the server key and the two base URLs.
+#[derive(Debug, Clone)]
+pub struct MidtransSettings {
+    /// Signs calls, verifies notifications.
+    pub server_key: Secret,
+    /// Snap (`POST /snap/v1/transactions`).
+    pub snap_url: String,
+    /// Core API (`GET /v2/{order_id}/status`).
+    pub api_url: String,
+}
+
+/// The payment providers.
+#[derive(Debug, Clone)]
+pub struct PaymentSettings {
+    /// Who opens sessions at checkout.
+    pub provider: SessionProvider,
+    /// How long a session takes payment.
+    pub session_ttl: Duration,
+    /// How often the reconciler sweeps.
+    pub reconcile_every: Duration,
+    /// Midtrans, when configured.
+    pub midtrans: Option<MidtransSettings>,
+    /// The Xendit callback token, when configured.
+    pub xendit_callback_token: Option<Secret>,
+}
+
+impl Default for PaymentSettings {
+    /// Manual payment, a day per session, a sweep a minute, no provider.
+    fn default() -> Self {
+        Self {
+            provider: SessionProvider::Manual,
+            session_ttl: Duration::from_secs(24 * 3600),
+            reconcile_every: Duration::from_secs(60),
+            midtrans: None,
+            xendit_callback_token: None,
+        }
+    }
+}
+
+impl PaymentSettings {
+    /// The providers the API and the reconciler use.
+    pub fn open(&self) -> Result<api::Payments, BoxError> {
+        use api::payments::PaymentProvider;
+        let mut providers: Vec<std::sync::Arc<dyn PaymentProvider>> = Vec::new();
+        if let Some(m) = &self.midtrans {
+            let config = api::payments::midtrans::MidtransConfig {
+                snap_base_url: m.snap_url.clone(),
+                api_base_url: m.api_url.clone(),
+                ..api::payments::midtrans::MidtransConfig::sandbox(m.server_key.expose())
+            };
+            providers.push(std::sync::Arc::new(api::payments::midtrans::Midtrans::new(
+                config,
+            )?));
+        }
+        if let Some(token) = &self.xendit_callback_token {
+            providers.push(std::sync::Arc::new(api::payments::xendit::Xendit::new(
+                token.expose().to_owned(),
+            )));
+        }
+        let session: std::sync::Arc<dyn PaymentProvider> = match self.provider {
+            SessionProvider::Manual => std::sync::Arc::new(api::payments::ManualProvider::default()),
+            SessionProvider::Midtrans => providers
+                .iter()
+                .find(|p| p.name() == "midtrans")
+                .cloned()
+                .ok_or("payment_provider = midtrans needs CATAT_MIDTRANS_SERVER_KEY")?,
+        };
+        let mut payments = api::Payments::new(session, providers);
+        payments.session_ttl = self.session_ttl;
+        payments.reconcile_every = self.reconcile_every;
+        Ok(payments)
+    }
+}
+
+fn payment_settings(args: &ServeArgs, file: &FileConfig) -> Result<PaymentSettings, BoxError> {
+    // An empty variable (as compose passes an unset one) means "not given".
+    let given = |flag: &Option<String>, key: &Option<String>| {
+        flag.clone()
+            .or_else(|| key.clone())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let secret = |flag: &Option<Secret>, key: &Option<String>| {
+        flag.clone()
+            .or_else(|| key.clone().map(Secret::new))
+            .filter(|s| !s.expose().trim().is_empty())
+    };
+    let provider = match given(&args.payment_provider, &file.payment_provider).as_deref() {
+        None | Some("manual") => SessionProvider::Manual,
+        Some("midtrans") => SessionProvider::Midtrans,
+        Some(other) => {
+            return Err(format!("payment_provider: `{other}` is not manual or midtrans").into());
+        }
+    };
+    let (snap, api) = match given(&args.midtrans_environment, &file.midtrans_environment)
+        .as_deref()
+    {
+        None | Some("sandbox") => (
+            "https://app.sandbox.midtrans.com",
+            "https://api.sandbox.midtrans.com",
+        ),
+        Some("production") => ("https://app.midtrans.com", "https://api.midtrans.com"),
+        Some(other) => {
+            return Err(
+                format!("midtrans_environment: `{other}` is not sandbox or production").into(),
+            );
+        }
+    };
+    let midtrans = secret(&args.midtrans_server_key, &file.midtrans_server_key).map(|key| {
+        MidtransSettings {
+            server_key: key,
+            snap_url: given(&args.midtrans_snap_url, &file.midtrans_snap_url)
+                .unwrap_or_else(|| snap.to_owned()),
+            api_url: given(&args.midtrans_api_url, &file.midtrans_api_url)
+                .unwrap_or_else(|| api.to_owned()),
+        }
+    });
+    if provider == SessionProvider::Midtrans && midtrans.is_none() {
+        return Err(
+            "payment_provider = midtrans: set the Midtrans server key (CATAT_MIDTRANS_SERVER_KEY)"
+                .into(),
+        );
+    }
+    let seconds = |flag: Option<u64>, key: Option<u64>, default: u64, least: u64| {
+        Duration::from_secs(flag.or(key).unwrap_or(default).max(least))
+    };
+    Ok(PaymentSettings {
+        provider,
+        session_ttl: seconds(
+            args.payment_session_ttl_s,
+            file.payment_session_ttl_s,
+            24 * 3600,
+            60,
+        ),
+        reconcile_every: seconds(
+            args.payment_reconcile_interval_s,
+            file.payment_reconcile_interval_s,
+            60,
+            1,
+        ),
+        midtrans,
+        xendit_callback_token: secret(&args.xendit_callback_token, &file.xendit_callback_token),
+    })
 }
 
 /// Where uploaded files go, and how large they may be.
@@ -385,6 +549,7 @@ impl ServeSettings {
                     .filter(|p| !p.expose().is_empty()),
             ),
             files: file_settings(args, &file, &store)?,
+            payments: payment_settings(args, &file)?,
             store,
         };
         if !settings.store.is_sqlite()

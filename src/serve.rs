@@ -142,6 +142,7 @@ pub async fn serve_on(
     bus: Bus,
 ) -> Result<(), BoxError> {
     let files = settings.files.open()?;
+    let payments = settings.payments.open()?;
     let store = open_store(&settings.store).await?;
     let has = |role: Role| settings.roles.contains(&role);
     let metrics = Arc::new(api::Metrics::default());
@@ -191,6 +192,15 @@ pub async fn serve_on(
             deadline: settings.command_timeout,
         });
         workers.spawn(run_step(runner, None, options, workers_shutdown.clone()));
+        let reconciler = ReconcileStep(api::payments::Reconciler::new(
+            api::payments::PaymentDesk {
+                store: store.clone(),
+                bus: bus.clone(),
+                payments: payments.clone(),
+                deadline: settings.command_timeout,
+            },
+        ));
+        workers.spawn(run_step(reconciler, None, options, workers_shutdown.clone()));
     }
     workers.close();
 
@@ -219,6 +229,7 @@ pub async fn serve_on(
         state.command_deadline = settings.command_timeout;
         state.trusted_proxies = Arc::new(settings.trusted_proxies.clone());
         state.files = files;
+        state.payments = payments;
         let router = api::router(state, domain.routes);
         announce(&settings, address);
         let token = shutdown.clone();
@@ -242,6 +253,26 @@ pub async fn serve_on(
     workers.wait().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The payment reconciler as a worker step (it sweeps once per `reconcile_every`).
+struct ReconcileStep(api::payments::Reconciler);
+
+impl workers::Step for ReconcileStep {
+    fn name(&self) -> &str {
+        "payment_reconciler"
+    }
+
+    async fn run_once(&mut self) -> Result<workers::StepOutcome, workers::WorkerError> {
+        match self.0.run_once().await {
+            Ok(0) => Ok(workers::StepOutcome::Idle),
+            Ok(n) => Ok(workers::StepOutcome::Processed(n)),
+            Err(e) => Err(workers::WorkerError::Other {
+                name: "payment_reconciler",
+                source: Box::new(e),
+            }),
+        }
+    }
 }
 
 /// Creates tenant `default` and its owner on the first start (`CATAT_BOOTSTRAP_USERNAME`,

@@ -2,7 +2,7 @@
 //! it is sent (a product's price, a customer's points) is read here, as current as the last
 //! accepted command — a read model could still be catching up.
 
-use eventstore::StreamRead;
+use eventstore::{EventStore, StreamRead};
 use schemas::{StreamId, StreamRef, StreamType, TenantId};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -19,6 +19,18 @@ pub(crate) async fn fold<S, E: DeserializeOwned>(
     init: S,
     apply: impl Fn(S, &E) -> S,
 ) -> Result<(S, i64), ApiError> {
+    fold_store(&state.store, tenant, stream_type, id, init, apply).await
+}
+
+/// [`fold`] on a store, for work that runs outside a request (the payment reconciler).
+pub(crate) async fn fold_store<S, E: DeserializeOwned>(
+    store: &EventStore,
+    tenant: &TenantId,
+    stream_type: &str,
+    id: &StreamId,
+    init: S,
+    apply: impl Fn(S, &E) -> S,
+) -> Result<(S, i64), ApiError> {
     let stream = StreamRef::new(
         StreamType::parse(stream_type).map_err(|e| ApiError::Internal(Box::new(e)))?,
         id.clone(),
@@ -26,8 +38,7 @@ pub(crate) async fn fold<S, E: DeserializeOwned>(
     let mut folded = init;
     let mut version = 0;
     loop {
-        let events = state
-            .store
+        let events = store
             .read_stream(tenant, &stream, StreamRead::all().from_version(version + 1))
             .await?;
         let Some(last) = events.last() else {

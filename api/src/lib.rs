@@ -5,6 +5,9 @@
 //! their [`FileStorage`]) and invoice documents as PDF ([`pdf`]). Domain routes hand commands to
 //! the bus with [`send_command`] and are merged in by [`router`].
 
+#[macro_use]
+mod sql;
+
 mod admin_routes;
 mod auth;
 mod auth_routes;
@@ -78,21 +81,57 @@ pub struct AppState {
     pub payments: Payments,
 }
 
-/// The configured payment provider and how long its sessions take payment.
+/// The configured payment providers: the one checkouts open sessions with, and every one whose
+/// notifications are taken (Midtrans, Xendit), by name.
 #[derive(Clone, Debug)]
 pub struct Payments {
-    /// The provider.
+    /// The provider new sessions are opened with.
     pub provider: Arc<dyn payments::PaymentProvider>,
+    /// Every configured provider (`provider` among them), for notifications and status checks.
+    pub providers: Vec<Arc<dyn payments::PaymentProvider>>,
     /// How long a session takes payment.
     pub session_ttl: Duration,
+    /// How often the reconciler asks providers about sessions pending past their expiry and
+    /// about flagged notifications.
+    pub reconcile_every: Duration,
+}
+
+impl Payments {
+    /// Sessions from `provider`, notifications from it and from `others`.
+    pub fn new(
+        provider: Arc<dyn payments::PaymentProvider>,
+        others: Vec<Arc<dyn payments::PaymentProvider>>,
+    ) -> Self {
+        let mut providers = vec![provider.clone()];
+        providers.extend(
+            others
+                .into_iter()
+                .filter(|p| p.name() != provider.name()),
+        );
+        Self {
+            provider,
+            providers,
+            ..Self::default()
+        }
+    }
+
+    /// The configured provider called `name`.
+    pub fn by_name(&self, name: &str) -> Option<Arc<dyn payments::PaymentProvider>> {
+        self.providers.iter().find(|p| p.name() == name).cloned()
+    }
 }
 
 impl Default for Payments {
-    /// Manual payment (staff mark orders paid), sessions valid for a day.
+    /// Manual payment (staff mark orders paid), sessions valid for a day, reconciliation every
+    /// minute.
     fn default() -> Self {
+        let manual: Arc<dyn payments::PaymentProvider> =
+            Arc::new(payments::ManualProvider::default());
         Self {
-            provider: Arc::new(payments::ManualProvider::default()),
+            provider: manual.clone(),
+            providers: vec![manual],
             session_ttl: Duration::from_secs(24 * 3600),
+            reconcile_every: Duration::from_secs(60),
         }
     }
 }
@@ -179,6 +218,7 @@ pub fn domain_routes() -> Routes {
         .merge(subscriptions::routes())
         .merge(subscription_reads::routes())
         .merge(billing::routes())
+        .merge(payments::routes::routes())
 }
 
 /// Every route of the API: this crate's and `extra` (domain routes), each with its rule.

@@ -58,6 +58,15 @@ pub enum WorkerError {
     /// Publishing to NATS failed.
     #[error("nats error: {0}")]
     Nats(String),
+    /// A step defined outside this crate failed (the payment reconciler).
+    #[error("{name} failed")]
+    Other {
+        /// The step.
+        name: &'static str,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// One unit of a worker's work.

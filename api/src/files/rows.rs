@@ -4,26 +4,6 @@
 use eventstore::EventStore;
 use schemas::TenantId;
 
-/// Runs `$query.$run(pool)` on the store's read pool.
-macro_rules! on_reader {
-    ($store:expr, $run:ident, $query:expr) => {
-        match $store {
-            EventStore::Postgres(s) => $query.$run(s.pool()).await,
-            EventStore::Sqlite(s) => $query.$run(s.reader()).await,
-        }
-    };
-}
-
-/// Runs one statement on the store's write pool; the rows it affected.
-macro_rules! execute {
-    ($store:expr, $query:expr) => {
-        match $store {
-            EventStore::Postgres(s) => $query.execute(s.pool()).await.map(|r| r.rows_affected()),
-            EventStore::Sqlite(s) => $query.execute(s.writer()).await.map(|r| r.rows_affected()),
-        }
-    };
-}
-
 /// One stored file.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct FileRow {

@@ -5,6 +5,7 @@
 
 mod convert;
 mod create;
+mod session;
 
 pub(crate) use create::service_number;
 
@@ -382,5 +383,13 @@ pub(crate) fn routes() -> Routes {
             edit,
             "Set the codes the customer pays with (virtual accounts, retail codes)",
             with_body(|b: CodesBody| InvoiceCommand::SetPaymentCodes { codes: b.codes }),
+        )
+        .add(
+            Method::POST,
+            "/v1/invoices/{id}/payment-session",
+            StaffOrCustomer(can(Action::View)),
+            "The invoice's payment session for its balance: the valid one, or a new one from \
+             the provider",
+            session::payment_session,
         )
 }

@@ -86,12 +86,12 @@ async fn ensure_session(
         )
         .into());
     }
-    let now = Utc::now();
-    if order.payment_session.as_ref().is_some_and(|s| {
-        s.amount == order.totals.grand_total
-            && s.provider == state.payments.provider.name()
-            && s.expires_at.is_none_or(|at| at > now)
-    }) {
+    if crate::payments::open::still_valid(
+        state,
+        order.payment_session.as_ref(),
+        order.totals.grand_total,
+        Utc::now(),
+    ) {
         // The session still holds: nothing new to record.
         return Ok(crate::commands::state_response(
             ctx.command_id,
@@ -101,26 +101,15 @@ async fn ensure_session(
         ));
     }
     let request = session_request(state, ctx, &order).await?;
-    let session = match state.payments.provider.create_session(&request).await {
-        Ok(session) => session,
-        Err(error) => {
-            tracing::warn!(
-                order_id = %id,
-                provider = state.payments.provider.name(),
-                %error,
-                "payment session failed; the order stays checked out"
-            );
-            return Err(ApiError::refused(
-                502,
-                "PAYMENT_PROVIDER_UNAVAILABLE",
-                format!(
-                    "the order is checked out as {}, but the payment provider opened no \
-                     session ({error}); try again with POST /v1/orders/{id}/payment-session",
-                    order.code.as_deref().unwrap_or("?")
-                ),
-            ));
-        }
-    };
+    let session = crate::payments::open::open_session(
+        state,
+        &ctx.tenant,
+        crate::payments::TargetKind::Order,
+        id.as_str(),
+        request,
+        &format!("/v1/orders/{id}/payment-session"),
+    )
+    .await?;
     // A command of its own: the request's id already names the checkout.
     let attach = RequestContext {
         command_id: CommandId::from_uuid(uuid::Uuid::now_v7()),

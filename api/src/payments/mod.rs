@@ -75,6 +75,14 @@ pub trait PaymentProvider: Send + Sync + fmt::Debug {
     fn name(&self) -> &str;
     /// Opens a payment session.
     fn create_session<'a>(&'a self, request: &'a SessionRequest) -> SessionFuture<'a>;
+    /// TEMP
+    fn fetch_status<'a>(&'a self, session_id: &'a str) -> StatusFuture<'a>;
+    /// TEMP
+    fn verify(
+        &self,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+    ) -> Result<Notification, NotificationError>;
 }
 
 /// Payment taken by staff (cash, QRIS at the till, a transfer they check): the session only
@@ -98,6 +106,18 @@ impl PaymentProvider for ManualProvider {
         "manual"
     }
 
+    fn fetch_status<'a>(&'a self, _session_id: &'a str) -> StatusFuture<'a> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn verify(
+        &self,
+        _headers: &axum::http::HeaderMap,
+        _body: &[u8],
+    ) -> Result<Notification, NotificationError> {
+        Err(NotificationError::Malformed("manual".into()))
+    }
+
     fn create_session<'a>(&'a self, request: &'a SessionRequest) -> SessionFuture<'a> {
         Box::pin(async move {
             let expiry = chrono::Duration::from_std(request.expiry)
@@ -114,3 +134,75 @@ impl PaymentProvider for ManualProvider {
         })
     }
 }
+
+// ---- TEMPORARY interface stand-ins until the provider clients land (replaced on merge) ----
+pub(crate) mod desk;
+mod inbox;
+pub(crate) mod open;
+pub mod reconcile;
+pub(crate) mod routes;
+mod sessions;
+
+pub use desk::PaymentDesk;
+pub use reconcile::Reconciler;
+pub use sessions::TargetKind;
+
+/// TEMP
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// x
+    Paid,
+    /// x
+    Pending,
+    /// x
+    Failed,
+    /// x
+    Expired,
+    /// x
+    Refunded {
+        /// x
+        amount: i64,
+    },
+    /// x
+    Held,
+}
+/// TEMP
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Notification {
+    /// x
+    pub provider: String,
+    /// x
+    pub session_id: String,
+    /// x
+    pub transaction_id: Option<String>,
+    /// x
+    pub raw_status: String,
+    /// x
+    pub fraud_status: Option<String>,
+    /// x
+    pub status: PaymentStatus,
+    /// x
+    pub amount: Option<i64>,
+    /// x
+    pub currency: Option<String>,
+    /// x
+    pub channel: Option<String>,
+    /// x
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// x
+    pub dedupe_key: String,
+}
+/// TEMP
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationError {
+    /// x
+    #[error("bad signature")]
+    BadSignature,
+    /// x
+    #[error("malformed: {0}")]
+    Malformed(String),
+}
+/// TEMP
+pub type StatusFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<Notification>, ProviderError>> + Send + 'a>>;
