@@ -28,6 +28,8 @@ mod issue;
 mod lifecycle;
 #[path = "invoices/payments.rs"]
 mod payments;
+#[path = "invoices/sessions.rs"]
+mod sessions;
 #[path = "invoices/store.rs"]
 mod store;
 

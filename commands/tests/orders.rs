@@ -30,6 +30,8 @@ mod fulfilment;
 mod lines;
 #[path = "orders/payment.rs"]
 mod payment;
+#[path = "orders/provider.rs"]
+mod provider;
 
 // ---- given / when / then ----
 

@@ -11,6 +11,7 @@ mod ids;
 pub mod invoices;
 mod money;
 pub mod orders;
+pub mod payments;
 pub mod promotions;
 
 pub use command::{

@@ -7,6 +7,7 @@
 //! status.
 
 mod draft;
+mod sessions;
 mod settle;
 
 use schemas::invoices::{
@@ -101,6 +102,12 @@ fn decide(
             paid_at,
             provider_transaction_id,
         } => settle::mark_paid(state, method, reference, paid_at, provider_transaction_id)?,
+        C::AttachPaymentSession(session) => sessions::attach_session(state, session)?,
+        C::ClosePaymentSession {
+            session_id,
+            outcome,
+        } => sessions::close_session(state, &session_id, outcome),
+        C::RecordRefund(refund) => sessions::record_refund(state, refund)?,
         C::Void { reason } => settle::void(state, &reason)?,
         C::WriteOff { reason } => settle::write_off(state, &reason)?,
         C::Accept {} => settle::accept(state)?,

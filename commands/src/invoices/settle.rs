@@ -15,7 +15,7 @@ use super::{Decided, InvoiceState, failed, text};
 const MAX_PAYMENT_CODES: usize = 10;
 
 /// Refuses a step that only an `invoice` takes (a quote or credit note is not paid).
-fn invoice_only(state: &InvoiceState, action: &str) -> Result<(), DomainError> {
+pub(super) fn invoice_only(state: &InvoiceState, action: &str) -> Result<(), DomainError> {
     match state.document_type {
         Some(DocumentType::Invoice) => Ok(()),
         other => Err(DomainError::conflict(

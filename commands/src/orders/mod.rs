@@ -106,6 +106,11 @@ fn decide(state: &OrderState, command: OrderCommand) -> Result<Vec<OrderEvent>, 
         } => payment::checkout(state, business_date, number, at),
         C::Uncheckout {} => payment::uncheckout(state),
         C::AttachPaymentSession(session) => payment::attach_session(state, session),
+        C::ClosePaymentSession {
+            session_id,
+            outcome,
+        } => payment::close_session(state, &session_id, outcome),
+        C::RecordRefund(refund) => payment::record_refund(state, refund),
         C::MarkPaid {
             provider,
             reference,

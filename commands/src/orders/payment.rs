@@ -1,5 +1,6 @@
 //! From cart to paid: checkout freezes the totals under a numbered code, a payment session asks
-//! for exactly the grand total, and the payment must add up to it.
+//! for exactly the grand total, and the payment must add up to it. A session that ends unpaid is
+//! closed only while the order waits for it; refunds never add up to more than was paid.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use schemas::DomainError;
@@ -7,6 +8,7 @@ use schemas::orders::{
     Fulfilment, OrderEvent as E, OrderStatus, PaymentPart, PaymentSession, invalid_transition,
     product_ids,
 };
+use schemas::payments::{Refund, SessionOutcome, refund_exceeds_payment};
 
 use super::checks::{blank_is_none, failed, text};
 use super::{OrderState, cart, order_code};
@@ -87,6 +89,56 @@ pub(super) fn attach_session(state: &OrderState, mut session: PaymentSession) ->
         ));
     }
     Ok(vec![E::PaymentSessionAttached(session)])
+}
+
+/// Closes the session the order waits on. A notification for an older session, or one that
+/// arrives after the order was paid (or returned to the cart, or cancelled), changes nothing:
+/// it is not an error, since the provider only reports what it saw.
+pub(super) fn close_session(
+    state: &OrderState,
+    session_id: &str,
+    outcome: SessionOutcome,
+) -> Decided {
+    let session_id = session_id.trim();
+    match &state.payment_session {
+        Some(current)
+            if state.status == OrderStatus::CheckedOut && current.session_id == session_id =>
+        {
+            Ok(vec![E::PaymentSessionClosed {
+                session_id: current.session_id.clone(),
+                outcome,
+            }])
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Records a refund of the payment on record. The same provider and reference again is the
+/// same refund, whatever happened since; the refunds never add up to more than was paid.
+pub(super) fn record_refund(state: &OrderState, refund: Refund) -> Decided {
+    let provider = text("provider", &refund.provider, 100)?;
+    let reference = text("reference", &refund.reference, 200)?;
+    if state.has_refund(&provider, &reference) {
+        return Ok(Vec::new());
+    }
+    let Some(payment) = &state.payment else {
+        return Err(invalid_transition("refund", state.status));
+    };
+    if refund.amount <= 0 {
+        return Err(failed("amount", "a refund is an amount above zero"));
+    }
+    let refundable = payment.amount - state.refunded_total();
+    if refund.amount > refundable {
+        return Err(refund_exceeds_payment(refund.amount, refundable));
+    }
+    Ok(vec![E::RefundRecorded {
+        refund: Refund {
+            provider,
+            reference,
+            amount: refund.amount,
+            at: refund.at,
+        },
+    }])
 }
 
 pub(super) fn mark_paid(

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{BillTo, BillingPeriod, DocumentType, InvoiceLine, InvoiceSource, Payment};
+use crate::payments::{PaymentSession, Refund, SessionOutcome};
 use crate::{Currency, StreamId};
 
 /// What happened to a document.
@@ -89,6 +90,20 @@ pub enum InvoiceEvent {
     Paid {
         /// When the last payment (or credit) settled it.
         paid_at: DateTime<Utc>,
+    },
+    /// `invoice.payment_session_attached`: a provider opened a session for the balance.
+    PaymentSessionAttached(PaymentSession),
+    /// `invoice.payment_session_closed`: the current session ended without a payment.
+    PaymentSessionClosed {
+        /// The provider's id for the session.
+        session_id: String,
+        /// How it ended.
+        outcome: SessionOutcome,
+    },
+    /// `invoice.refund_recorded`: the provider gave money back.
+    RefundRecorded {
+        /// The refund.
+        refund: Refund,
     },
     /// `invoice.voided`.
     Voided {

@@ -20,6 +20,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
+use crate::payments::{PaymentSession, Refund, SessionOutcome};
 use crate::{Currency, DomainError, StreamId, ValidationError};
 
 pub use events::InvoiceEvent;
@@ -548,6 +549,20 @@ pub enum InvoiceCommand {
         #[serde(default)]
         provider_transaction_id: Option<String>,
     },
+    /// Records the payment session a provider opened for the balance.
+    AttachPaymentSession(PaymentSession),
+    /// Ends the current payment session without a payment (it expired or failed). Only the
+    /// session of an invoice still open is closed; any other (an old session, a paid invoice)
+    /// is left as it is, so a late notification never undoes a payment.
+    ClosePaymentSession {
+        /// The provider's id for the session.
+        session_id: String,
+        /// How it ended.
+        outcome: SessionOutcome,
+    },
+    /// Records money the provider gave back; the same provider and reference again changes
+    /// nothing. The status stays: staff decide what follows.
+    RecordRefund(Refund),
     /// Cancels an issued, unpaid document.
     Void {
         /// Why.

@@ -10,6 +10,7 @@ use super::{
     BillTo, BillingPeriod, DocumentType, InvoiceEvent, InvoiceLine, InvoiceSource, InvoiceStatus,
     InvoiceTotals, Payment,
 };
+use crate::payments::{PaymentSession, Refund};
 use crate::{Currency, StreamId};
 
 /// A credit a credit note gave an invoice.
@@ -73,6 +74,13 @@ pub struct InvoiceRecord {
     pub payments: Vec<Payment>,
     /// Credits from credit notes.
     pub credits_applied: Vec<AppliedCredit>,
+    /// The open payment session, if any: it asks for the balance, so anything that changes the
+    /// balance or stops payments ends it.
+    #[serde(default)]
+    pub payment_session: Option<PaymentSession>,
+    /// Money given back, in the order it was recorded.
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
     /// The write-off, if any.
     pub written_off: Option<WriteOff>,
     /// Why it was voided.
@@ -147,17 +155,24 @@ impl InvoiceRecord {
             E::PaymentRecorded { payment } => {
                 self.payments.push(payment.clone());
                 self.status = InvoiceStatus::PartiallyPaid;
+                self.payment_session = None;
             }
             E::Paid { paid_at } => {
                 self.status = InvoiceStatus::Paid;
                 self.paid_at = Some(*paid_at);
+                self.payment_session = None;
             }
+            E::PaymentSessionAttached(session) => self.payment_session = Some(session.clone()),
+            E::PaymentSessionClosed { .. } => self.payment_session = None,
+            E::RefundRecorded { refund } => self.refunds.push(refund.clone()),
             E::Voided { reason } => {
                 self.status = InvoiceStatus::Void;
                 self.void_reason = Some(reason.clone());
+                self.payment_session = None;
             }
             E::WrittenOff { reason, amount } => {
                 self.status = InvoiceStatus::WrittenOff;
+                self.payment_session = None;
                 self.written_off = Some(WriteOff {
                     reason: reason.clone(),
                     amount: *amount,
@@ -173,12 +188,15 @@ impl InvoiceRecord {
                 number,
                 amount,
                 credited_at,
-            } => self.credits_applied.push(AppliedCredit {
-                credit_note_id: credit_note_id.clone(),
-                number: number.clone(),
-                amount: *amount,
-                credited_at: *credited_at,
-            }),
+            } => {
+                self.credits_applied.push(AppliedCredit {
+                    credit_note_id: credit_note_id.clone(),
+                    number: number.clone(),
+                    amount: *amount,
+                    credited_at: *credited_at,
+                });
+                self.payment_session = None;
+            }
             E::Overdue { .. } => self.overdue = true,
             E::SuspensionReached { .. } => self.suspension_reached = true,
             E::PaymentCodesSet { codes } => self.payment_codes.clone_from(codes),
@@ -195,6 +213,16 @@ impl InvoiceRecord {
     /// What credit notes may still credit: the total less what is already credited.
     pub fn creditable(&self) -> i64 {
         self.totals.total - self.totals.credited_total
+    }
+
+    /// The sum of the refunds recorded.
+    pub fn refunded_total(&self) -> i64 {
+        self.refunds.iter().map(|r| r.amount).sum()
+    }
+
+    /// Whether the refund `provider` knows as `reference` is recorded.
+    pub fn has_refund(&self, provider: &str, reference: &str) -> bool {
+        self.refunds.iter().any(|r| r.same_as(provider, reference))
     }
 
     /// Whether a payment with this method and reference is recorded.

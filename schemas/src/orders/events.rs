@@ -9,6 +9,7 @@ use super::{
     Address, AppliedPromotion, Benefits, CancelledBy, Fulfilment, Line, OrderStatus, OrderType,
     PaymentPart, PaymentSession, Totals,
 };
+use crate::payments::{Refund, SessionOutcome};
 use crate::{Currency, StreamId};
 
 /// What happened to an order.
@@ -92,6 +93,13 @@ pub enum OrderEvent {
     },
     /// `order.payment_session_attached`.
     PaymentSessionAttached(PaymentSession),
+    /// `order.payment_session_closed`: the current session ended without a payment.
+    PaymentSessionClosed {
+        /// The provider's id for the session.
+        session_id: String,
+        /// How it ended.
+        outcome: SessionOutcome,
+    },
     /// `order.paid`.
     Paid {
         /// `manual` for staff, else the provider.
@@ -116,6 +124,11 @@ pub enum OrderEvent {
         /// What it gives back.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         releases: Option<Benefits>,
+    },
+    /// `order.refund_recorded`: the provider gave money back.
+    RefundRecorded {
+        /// The refund.
+        refund: Refund,
     },
     /// `order.confirmed`: a web order's promised time.
     Confirmed {

@@ -13,11 +13,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::payments::{Refund, SessionOutcome};
 use crate::promotions::PromotionTerms;
 use crate::{Currency, DomainError, StreamId};
 
+pub use crate::payments::PaymentSession;
 pub use events::OrderEvent;
-pub use record::{OrderRecord, Payment, PaymentSession, Rating};
+pub use record::{OrderRecord, Payment, Rating};
 pub use totals::{POINT_VALUE_MINOR, Totals, product_ids, tax_of};
 
 /// The order aggregate's stream type.
@@ -422,6 +424,18 @@ pub enum OrderCommand {
     Uncheckout {},
     /// Records the payment session the provider opened.
     AttachPaymentSession(PaymentSession),
+    /// Ends the current payment session without a payment (it expired or failed). Only the
+    /// session of an order still waiting for payment is closed; any other (an old session, a
+    /// paid order) is left as it is, so a late notification never undoes a payment.
+    ClosePaymentSession {
+        /// The provider's id for the session.
+        session_id: String,
+        /// How it ended.
+        outcome: SessionOutcome,
+    },
+    /// Records money the provider gave back; the same provider and reference again changes
+    /// nothing. The status stays: staff decide what follows.
+    RecordRefund(Refund),
     /// Records the payment: by a provider's notification, or by staff with one or more channels.
     MarkPaid {
         /// The provider whose notification this is (`manual` for staff).

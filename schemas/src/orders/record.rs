@@ -7,30 +7,8 @@ use super::{
     Address, AppliedPromotion, Benefits, Fulfilment, Line, OrderEvent, OrderStatus, OrderType,
     PaymentPart, Totals, product_ids,
 };
+use crate::payments::{PaymentSession, Refund};
 use crate::{Currency, StreamId};
-
-/// A payment session a provider opened for an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentSession {
-    /// The provider (`manual`, `midtrans`).
-    pub provider: String,
-    /// The provider's id for the session (Midtrans: the order id sent).
-    pub session_id: String,
-    /// The amount asked.
-    pub amount: i64,
-    /// A token the app opens the payment page with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// The payment page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redirect_url: Option<String>,
-    /// Instructions for a manual payment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instructions: Option<String>,
-    /// When it stops taking payment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<DateTime<Utc>>,
-}
 
 /// The payment taken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +79,9 @@ pub struct OrderRecord {
     pub payment_session: Option<PaymentSession>,
     /// The payment.
     pub payment: Option<Payment>,
+    /// Money given back, in the order it was recorded.
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
     /// What the payment took from points and quota (and has not given back).
     pub consumed: Option<Benefits>,
     /// A web order's promised time.
@@ -209,6 +190,8 @@ impl OrderRecord {
                 cart_changed = true;
             }
             E::PaymentSessionAttached(s) => self.payment_session = Some(s.clone()),
+            E::PaymentSessionClosed { .. } => self.payment_session = None,
+            E::RefundRecorded { refund } => self.refunds.push(refund.clone()),
             E::Paid {
                 provider,
                 reference,
@@ -291,6 +274,16 @@ impl OrderRecord {
             self.points,
             self.fulfilment.as_ref(),
         )
+    }
+
+    /// The sum of the refunds recorded.
+    pub fn refunded_total(&self) -> i64 {
+        self.refunds.iter().map(|r| r.amount).sum()
+    }
+
+    /// Whether the refund `provider` knows as `reference` is recorded.
+    pub fn has_refund(&self, provider: &str, reference: &str) -> bool {
+        self.refunds.iter().any(|r| r.same_as(provider, reference))
     }
 
     /// What paying this order takes from the customer's points and a promotion's quota.
