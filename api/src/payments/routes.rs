@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use identity::{Action, Module, Permission};
 use schemas::TenantId;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::desk::{PaymentDesk, Verified};
 use super::inbox::{self, InboxRow, ListFilter};
@@ -380,6 +380,7 @@ pub(crate) fn routes() -> Routes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn secret_headers_are_never_stored() {
