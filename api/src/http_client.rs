@@ -60,7 +60,8 @@ pub(crate) async fn exchange(
     let mut sender = match tls {
         None => handshake(TokioIo::new(tcp)).await?,
         Some(tls) => {
-            let name = ServerName::try_from(host.to_owned()).map_err(|e| CallError::unreachable(&e))?;
+            let name =
+                ServerName::try_from(host.to_owned()).map_err(|e| CallError::unreachable(&e))?;
             let stream = tls
                 .connect(name, tcp)
                 .await
@@ -224,7 +225,10 @@ mod tests {
         assert_eq!(plain.prefix, "/base");
         assert!(plain.tls.is_none());
         let secure = Endpoint::parse("https://api.sandbox.midtrans.com", &tls).expect("valid");
-        assert_eq!((secure.port, secure.authority.as_str()), (443, "api.sandbox.midtrans.com"));
+        assert_eq!(
+            (secure.port, secure.authority.as_str()),
+            (443, "api.sandbox.midtrans.com")
+        );
         assert!(secure.tls.is_some());
         assert!(Endpoint::parse("ftp://host", &tls).is_err());
         assert!(Endpoint::parse("not a url", &tls).is_err());
@@ -241,7 +245,14 @@ mod tests {
             .expect("addr");
         let endpoint = Endpoint::parse(&format!("http://{closed}"), &tls).expect("valid");
         let error = endpoint
-            .call(hyper::Method::GET, "/", &[], Bytes::new(), Duration::from_secs(5), 1024)
+            .call(
+                hyper::Method::GET,
+                "/",
+                &[],
+                Bytes::new(),
+                Duration::from_secs(5),
+                1024,
+            )
             .await
             .expect_err("nothing listens");
         assert!(matches!(error, CallError::Unreachable(_)), "{error:?}");
@@ -250,11 +261,20 @@ mod tests {
         let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let endpoint =
-            Endpoint::parse(&format!("http://{}", silent.local_addr().expect("addr")), &tls)
-                .expect("valid");
+        let endpoint = Endpoint::parse(
+            &format!("http://{}", silent.local_addr().expect("addr")),
+            &tls,
+        )
+        .expect("valid");
         let error = endpoint
-            .call(hyper::Method::GET, "/", &[], Bytes::new(), Duration::from_millis(200), 1024)
+            .call(
+                hyper::Method::GET,
+                "/",
+                &[],
+                Bytes::new(),
+                Duration::from_millis(200),
+                1024,
+            )
             .await
             .expect_err("no answer");
         assert!(matches!(error, CallError::TimedOut(_)), "{error:?}");

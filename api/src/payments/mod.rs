@@ -3,6 +3,9 @@
 //! in configuration; `manual` (staff take the payment and mark it) needs nothing outside the
 //! process. Providers that call out (Midtrans, Xendit) implement the same trait.
 
+mod amount;
+pub mod midtrans;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -202,4 +205,11 @@ impl PaymentProvider for ManualProvider {
             "manual payments take no notifications".into(),
         ))
     }
+}
+
+/// Whether a secret received equals the one configured, in time that does not depend on where
+/// they first differ (so a forger learns nothing from how long a refusal takes).
+fn same_secret(received: &str, expected: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(received.as_bytes().ct_eq(expected.as_bytes()))
 }
