@@ -5,6 +5,7 @@
 
 mod amount;
 pub mod midtrans;
+pub mod xendit;
 
 use std::fmt;
 use std::future::Future;
