@@ -237,6 +237,38 @@ fn snap_body(request: &SessionRequest) -> Result<(Value, i64), ProviderError> {
     Ok((body, minutes))
 }
 
+/// A status answer: the transaction, None when Midtrans knows none for the order.
+fn read_status(answer: &Answer) -> Result<Option<Notification>, ProviderError> {
+    if answer.status == 404 {
+        return Ok(None);
+    }
+    if !(200..300).contains(&answer.status) {
+        return Err(failure(answer));
+    }
+    let body: Value = serde_json::from_slice(&answer.body).map_err(|e| {
+        ProviderError::Unavailable(format!("Midtrans answered a status that is not JSON: {e}"))
+    })?;
+    let fields = body.as_object().ok_or_else(|| {
+        ProviderError::Unavailable("Midtrans answered a status that is not an object".into())
+    })?;
+    // The Core API answers HTTP 200 and puts its own status code in the body.
+    let code = fields
+        .get("status_code")
+        .and_then(Value::as_str)
+        .unwrap_or("200");
+    match code.as_bytes().first() {
+        _ if code == "404" => return Ok(None),
+        Some(b'5') => return Err(ProviderError::Unavailable(message(answer))),
+        Some(b'4') if !fields.contains_key("transaction_status") => {
+            return Err(ProviderError::Refused(message(answer)));
+        }
+        _ => {}
+    }
+    notification::parse(fields).map(Some).map_err(|e| {
+        ProviderError::Refused(format!("Midtrans answered a status catat cannot read: {e}"))
+    })
+}
+
 impl PaymentProvider for Midtrans {
     fn name(&self) -> &str {
         "midtrans"
@@ -279,38 +311,7 @@ impl PaymentProvider for Midtrans {
         Box::pin(async move {
             let path = format!("/v2/{}/status", http_client::encode_segment(session_id));
             let answer = self.call(&self.api, Method::GET, &path, None).await?;
-            if answer.status == 404 {
-                return Ok(None);
-            }
-            if !(200..300).contains(&answer.status) {
-                return Err(failure(&answer));
-            }
-            let body: Value = serde_json::from_slice(&answer.body).map_err(|e| {
-                ProviderError::Unavailable(format!(
-                    "Midtrans answered a status that is not JSON: {e}"
-                ))
-            })?;
-            let fields = body.as_object().ok_or_else(|| {
-                ProviderError::Unavailable(
-                    "Midtrans answered a status that is not an object".into(),
-                )
-            })?;
-            // The Core API answers HTTP 200 and puts its own status code in the body.
-            let code = fields
-                .get("status_code")
-                .and_then(Value::as_str)
-                .unwrap_or("200");
-            match code.as_bytes().first() {
-                _ if code == "404" => return Ok(None),
-                Some(b'5') => return Err(ProviderError::Unavailable(message(&answer))),
-                Some(b'4') if !fields.contains_key("transaction_status") => {
-                    return Err(ProviderError::Refused(message(&answer)));
-                }
-                _ => {}
-            }
-            notification::parse(fields).map(Some).map_err(|e| {
-                ProviderError::Refused(format!("Midtrans answered a status catat cannot read: {e}"))
-            })
+            read_status(&answer)
         })
     }
 

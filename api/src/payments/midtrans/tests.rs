@@ -377,3 +377,53 @@ fn a_refusal_quotes_midtrans_error_messages() {
     };
     assert!(matches!(failure(&answer), ProviderError::Unavailable(_)));
 }
+
+fn status_answer(status: u16, body: &str) -> Answer {
+    Answer {
+        status,
+        body: Bytes::from(body.to_owned()),
+    }
+}
+
+#[test]
+fn a_status_of_an_unknown_order_is_none_whether_in_the_http_status_or_the_body() {
+    let unknown = r#"{"status_code":"404","status_message":"Transaction doesn't exist."}"#;
+    assert!(matches!(
+        read_status(&status_answer(200, unknown)),
+        Ok(None)
+    ));
+    assert!(matches!(
+        read_status(&status_answer(404, unknown)),
+        Ok(None)
+    ));
+}
+
+#[test]
+fn a_status_answer_is_read_like_a_notification() {
+    let body = notification("200", "settlement", KEY).to_string();
+    let read = read_status(&status_answer(200, &body)).expect("read");
+    let verified = verify(&notification("200", "settlement", KEY)).expect("verified");
+    assert_eq!(read, Some(verified));
+}
+
+#[test]
+fn a_status_refusal_or_outage_in_the_body_is_an_error() {
+    let unauthorized = r#"{"status_code":"401","status_message":"Access denied"}"#;
+    assert!(matches!(
+        read_status(&status_answer(200, unauthorized)),
+        Err(ProviderError::Refused(m)) if m == "Access denied"
+    ));
+    assert!(matches!(
+        read_status(&status_answer(401, unauthorized)),
+        Err(ProviderError::Refused(_))
+    ));
+    let outage = r#"{"status_code":"500","status_message":"Internal Server Error"}"#;
+    assert!(matches!(
+        read_status(&status_answer(200, outage)),
+        Err(ProviderError::Unavailable(_))
+    ));
+    assert!(matches!(
+        read_status(&status_answer(502, "<html>")),
+        Err(ProviderError::Unavailable(_))
+    ));
+}
