@@ -8,6 +8,9 @@ pub mod config;
 pub mod http;
 pub mod projections;
 pub mod serve;
+/// Local stand-ins for the payment providers catat calls out to (a fake Midtrans), so tests
+/// and `catat bench` exercise the real clients over HTTP without reaching the internet.
+pub mod testing;
 
 use std::fmt;
 use std::str::FromStr;

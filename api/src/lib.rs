@@ -20,6 +20,7 @@ mod current;
 mod customers;
 mod error;
 mod files;
+mod http_client;
 mod invoice_reads;
 mod invoices;
 mod metrics;

@@ -1,9 +1,7 @@
 //! An S3-compatible object store over plain HTTP/1.1 (or HTTPS with the web's root
 //! certificates): PUT, GET and DELETE of one object, each signed with Signature Version 4.
-//! One connection per request: uploads and image reads are few next to API calls, and this
-//! keeps the client free of a pool to tend.
+//! The connection (one per request) is [`crate::http_client`]'s.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -11,14 +9,11 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode, Uri};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::pki_types::ServerName;
-use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 use super::sigv4::{self, Credentials, EMPTY_SHA256, Signed};
 use super::storage::StorageError;
+use crate::http_client;
 
 /// How long connecting and getting the answer's head may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -119,20 +114,8 @@ impl S3Store {
         } else {
             format!("{host}:{port}")
         };
-        let tls = https.then(|| {
-            let roots = RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            };
-            let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-            ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map(|builder| {
-                    TlsConnector::from(Arc::new(
-                        builder.with_root_certificates(roots).with_no_client_auth(),
-                    ))
-                })
-        });
-        let tls = tls
+        let tls = https
+            .then(http_client::tls_connector)
             .transpose()
             .map_err(|e| StorageError::Config(format!("TLS: {e}")))?;
         Ok(Self {
@@ -206,52 +189,13 @@ impl S3Store {
         let request = request
             .body(Full::new(body))
             .map_err(|e| StorageError::Config(format!("S3 request: {e}")))?;
-        tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(request))
+        let exchange = http_client::exchange(&self.host, self.port, self.tls.as_ref(), request);
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
             .await
             .map_err(|_| {
                 StorageError::Unreachable("the S3 endpoint did not answer in time".into())
             })?
-    }
-
-    async fn exchange(
-        &self,
-        request: Request<Full<Bytes>>,
-    ) -> Result<Response<Incoming>, StorageError> {
-        let unreachable = |e: &dyn std::fmt::Display| StorageError::Unreachable(e.to_string());
-        let tcp = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| unreachable(&e))?;
-        let mut sender = match &self.tls {
-            None => {
-                let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-                    .await
-                    .map_err(|e| unreachable(&e))?;
-                tokio::spawn(async move {
-                    if let Err(err) = connection.await {
-                        tracing::debug!(error = %err, "S3 connection ended");
-                    }
-                });
-                sender
-            }
-            Some(tls) => {
-                let name = ServerName::try_from(self.host.clone()).map_err(|e| unreachable(&e))?;
-                let stream = tls.connect(name, tcp).await.map_err(|e| unreachable(&e))?;
-                let (sender, connection) =
-                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                        .await
-                        .map_err(|e| unreachable(&e))?;
-                tokio::spawn(async move {
-                    if let Err(err) = connection.await {
-                        tracing::debug!(error = %err, "S3 connection ended");
-                    }
-                });
-                sender
-            }
-        };
-        sender
-            .send_request(request)
-            .await
-            .map_err(|e| unreachable(&e))
+            .map_err(|e| StorageError::Unreachable(e.to_string()))
     }
 
     /// Stores `bytes` under `key`.

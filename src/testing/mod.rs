@@ -1,0 +1,3 @@
+mod midtrans;
+
+pub use midtrans::FakeMidtrans;
