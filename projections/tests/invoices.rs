@@ -21,7 +21,8 @@ use projections::invoices::{
     InvoiceFilter, InvoicesProjector,
 };
 use schemas::TenantId;
-use schemas::invoices::{BillingPeriod, DocumentType, InvoiceStatus};
+use schemas::invoices::{BillingPeriod, DocumentType, InvoiceEvent, InvoiceStatus};
+use schemas::payments::{PaymentSession, Refund, SessionOutcome};
 
 conformance!(
     every_kind_of_document_life_is_projected_into_its_row,
@@ -31,6 +32,7 @@ conformance!(
     a_service_numbers_bills_are_its_issued_invoices_oldest_first,
     bill_lookups_by_number_take_a_list_and_only_invoices,
     empty_bill_lookups_say_why,
+    a_documents_payment_sessions_and_refunds_are_projected,
     a_rebuild_reproduces_the_read_model,
 );
 
@@ -981,6 +983,87 @@ async fn empty_bill_lookups_say_why(store: EventStore) {
         Err(BillingLookupOutcome::NoBillsInPeriod),
         "a known number of another month"
     );
+}
+
+/// The actor of what a payment provider reported.
+const PROVIDER: &str = "system:payments";
+
+async fn a_documents_payment_sessions_and_refunds_are_projected(store: EventStore) {
+    let session = |session_id: &str, amount| PaymentSession {
+        provider: "midtrans".into(),
+        session_id: session_id.into(),
+        amount,
+        token: Some("tok".into()),
+        redirect_url: None,
+        instructions: None,
+        expires_at: None,
+    };
+    let waiting = Doc::invoice("s1", "c1", None, None, fixture::at(2026, 4, 1, 2))
+        .line("Internet 20 Mbps", 1, 100_000, 0, 1_100)
+        .issue("INV-2604-001", date(2026, 4, 1))
+        .push(
+            InvoiceEvent::PaymentSessionAttached(session("INV-2604-001", 111_000)),
+            PROVIDER,
+        )
+        .push(
+            InvoiceEvent::PaymentSessionClosed {
+                session_id: "INV-2604-001".into(),
+                outcome: SessionOutcome::Failed,
+            },
+            PROVIDER,
+        )
+        .push(
+            InvoiceEvent::PaymentSessionAttached(session("INV-2604-001-2", 111_000)),
+            PROVIDER,
+        );
+    assert!(waiting.record.payment_session.is_some());
+    let doc = waiting
+        .pay("midtrans", "MT-9", 111_000, fixture::at(2026, 4, 2, 2))
+        .push(
+            InvoiceEvent::RefundRecorded {
+                refund: Refund {
+                    provider: "midtrans".into(),
+                    reference: "RF-1".into(),
+                    amount: 11_000,
+                    at: fixture::at(2026, 4, 3, 2),
+                },
+            },
+            PROVIDER,
+        )
+        .save(&store, &tenant())
+        .await;
+    project(&store, &projectors()).await;
+
+    let s1 = invoices::get(&store, &tenant(), "s1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s1.invoice.record, doc.record,
+        "the read model folds like the aggregate"
+    );
+    assert_eq!(s1.invoice.record.status, InvoiceStatus::Paid);
+    assert_eq!(
+        s1.invoice.record.payment_session, None,
+        "paid: no open session"
+    );
+    assert_eq!(s1.invoice.record.refunds.len(), 1);
+    assert_eq!(s1.invoice.record.totals.balance, 0);
+    let history = invoices::timeline(&store, &tenant(), "s1").await.unwrap();
+    let types: Vec<&str> = history.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types[3..],
+        [
+            "invoice.payment_session_attached",
+            "invoice.payment_session_closed",
+            "invoice.payment_session_attached",
+            "invoice.payment_recorded",
+            "invoice.paid",
+            "invoice.refund_recorded",
+        ]
+    );
+    assert_eq!(history[4].data["outcome"], "failed");
+    assert_eq!(history[8].data["refund"]["reference"], "RF-1");
 }
 
 async fn a_rebuild_reproduces_the_read_model(store: EventStore) {

@@ -16,6 +16,7 @@ use fixture::*;
 use projections::orders::{self, OrderFilter, OrderSort};
 use schemas::TenantId;
 use schemas::orders::{Line, OrderEvent, OrderStatus, OrderType};
+use schemas::payments::{PaymentSession, Refund, SessionOutcome};
 use uuid::Uuid;
 
 conformance!(
@@ -23,6 +24,7 @@ conformance!(
     a_customers_orders_include_those_of_the_customers_merged_into_it,
     an_order_shows_its_record_lines_and_history_with_who_did_what,
     cart_changes_rewrite_the_orders_lines,
+    an_orders_closed_sessions_and_refunds_are_projected,
     a_rebuild_reproduces_the_read_model,
 );
 
@@ -244,6 +246,82 @@ async fn an_order_shows_its_record_lines_and_history_with_who_did_what(store: Ev
         ("order.cancelled", Some("user:manager"))
     );
     assert_eq!(last.data["reason"], "out of stock");
+}
+
+/// The actor of what a payment provider reported.
+const PROVIDER: &str = "system:payments";
+
+async fn an_orders_closed_sessions_and_refunds_are_projected(store: EventStore) {
+    let session = |session_id: &str, amount| PaymentSession {
+        provider: "midtrans".into(),
+        session_id: session_id.into(),
+        amount,
+        token: Some("tok".into()),
+        redirect_url: None,
+        instructions: None,
+        expires_at: None,
+    };
+    let order = Order::new("p1", OrderType::Ecommerce, "c1", None, at(2026, 2, 1, 3))
+        .line(serum(), 1)
+        .checkout("E-20260201-001", date(2026, 2, 1));
+    let grand_total = order.record.totals.grand_total;
+    let order = order
+        .push(
+            OrderEvent::PaymentSessionAttached(session("E-20260201-001", grand_total)),
+            PROVIDER,
+        )
+        .push(
+            OrderEvent::PaymentSessionClosed {
+                session_id: "E-20260201-001".into(),
+                outcome: SessionOutcome::Expired,
+            },
+            PROVIDER,
+        )
+        .push(
+            OrderEvent::PaymentSessionAttached(session("E-20260201-001-2", grand_total)),
+            PROVIDER,
+        )
+        .pay()
+        .push(
+            OrderEvent::RefundRecorded {
+                refund: Refund {
+                    provider: "midtrans".into(),
+                    reference: "rf-1".into(),
+                    amount: 1_000,
+                    at: at(2026, 2, 2, 3),
+                },
+            },
+            PROVIDER,
+        )
+        .save(&store, &tenant())
+        .await;
+    project(&store, &[Arc::new(orders::OrdersProjector)]).await;
+
+    let p1 = orders::get(&store, &tenant(), "p1").await.unwrap().unwrap();
+    assert_eq!(
+        p1.record, order.record,
+        "the read model folds like the aggregate"
+    );
+    assert_eq!(p1.record.status, OrderStatus::Paid);
+    assert_eq!(p1.record.refunds.len(), 1);
+    assert_eq!(
+        p1.record.payment_session.map(|s| s.session_id).as_deref(),
+        Some("E-20260201-001-2")
+    );
+    let history = orders::timeline(&store, &tenant(), "p1").await.unwrap();
+    let types: Vec<&str> = history.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types[3..],
+        [
+            "order.payment_session_attached",
+            "order.payment_session_closed",
+            "order.payment_session_attached",
+            "order.paid",
+            "order.refund_recorded",
+        ]
+    );
+    assert_eq!(history[4].data["outcome"], "expired");
+    assert_eq!(history[7].data["refund"]["amount"], 1_000);
 }
 
 /// `(item, kind, staff, quantity, amount)` of an order's lines, in cart order.
