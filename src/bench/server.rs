@@ -68,6 +68,7 @@ impl BenchServer {
             trusted_proxies: Vec::new(),
             bootstrap: (None, Some(Secret::new(OWNER_PASSWORD))),
             files: FileSettings::default(),
+            payments: crate::config::PaymentSettings::default(),
         };
         let shutdown = CancellationToken::new();
         let task = match bus {

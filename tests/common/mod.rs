@@ -260,6 +260,7 @@ pub fn settings(
         trusted_proxies: Vec::new(),
         bootstrap: (None, Some(catat::Secret::new(OWNER_PASSWORD))),
         files: catat::config::FileSettings::default(),
+        payments: catat::config::PaymentSettings::default(),
     }
 }
 

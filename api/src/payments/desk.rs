@@ -336,12 +336,11 @@ impl PaymentDesk {
                 }
             }
             PaymentStatus::Refunded { amount } => {
+                // The dedupe key names this one refund (a transaction may be refunded in
+                // parts, each its own notification).
                 let refund = Refund {
                     provider: n.provider.clone(),
-                    reference: n
-                        .transaction_id
-                        .clone()
-                        .unwrap_or_else(|| n.dedupe_key.clone()),
+                    reference: n.dedupe_key.clone(),
                     amount: *amount,
                     at: n.occurred_at.unwrap_or_else(Utc::now),
                 };

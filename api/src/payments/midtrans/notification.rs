@@ -80,8 +80,14 @@ pub(super) fn parse(fields: &Map<String, Value>) -> Result<Notification, Notific
         ("pending", _) => PaymentStatus::Pending,
         ("deny" | "cancel" | "failure", _) => PaymentStatus::Failed,
         ("expire", _) => PaymentStatus::Expired,
+        // The top-level `refund_amount` is what was refunded so far; this notification's own
+        // refund is the latest entry of `refunds`.
         ("refund" | "partial_refund", _) => PaymentStatus::Refunded {
-            amount: amount_of("refund_amount")?
+            amount: latest_refund(fields)
+                .and_then(|r| text(r, "refund_amount"))
+                .map(|t| parse_minor(&t, amount_currency).map_err(malformed))
+                .transpose()?
+                .or(amount_of("refund_amount")?)
                 .or(amount)
                 .ok_or_else(|| malformed("a refund without an amount".into()))?,
         },
@@ -134,7 +140,7 @@ fn text(fields: &Map<String, Value>, name: &str) -> Option<String> {
 
 /// The key of the latest refund in `refunds` (`refund_key`, else `refund_chargeback_id`).
 fn last_refund_key(fields: &Map<String, Value>) -> Option<String> {
-    let refund = fields.get("refunds")?.as_array()?.last()?.as_object()?;
+    let refund = latest_refund(fields)?;
     text(refund, "refund_key")
         .or_else(|| text(refund, "refund_chargeback_id"))
         .filter(|v| !v.is_empty())
@@ -147,4 +153,9 @@ fn local_time(text: &str) -> Result<DateTime<Utc>, String> {
         .and_then(|t| t.and_local_timezone(jakarta()).single())
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| format!("`{text}` is not a time as `yyyy-MM-dd HH:mm:ss`"))
+}
+
+/// The latest entry of `refunds`.
+fn latest_refund(fields: &Map<String, Value>) -> Option<&Map<String, Value>> {
+    fields.get("refunds")?.as_array()?.last()?.as_object()
 }

@@ -188,6 +188,20 @@ fn a_partial_refund_carries_the_refunded_amount_and_its_own_dedupe_key() {
 }
 
 #[test]
+fn a_second_partial_refund_records_its_own_amount_not_the_running_total() {
+    let mut body = notification("200", "partial_refund", KEY);
+    // Midtrans' top-level refund_amount is the total refunded so far.
+    body["refund_amount"] = json!("80000.00");
+    body["refunds"] = json!([
+        {"refund_chargeback_id": 1, "refund_amount": "50000.00", "refund_key": "R-1"},
+        {"refund_chargeback_id": 2, "refund_amount": "30000.00", "refund_key": "R-2"}
+    ]);
+    let parsed = verify(&body).expect("verified");
+    assert_eq!(parsed.status, PaymentStatus::Refunded { amount: 30000 });
+    assert!(parsed.dedupe_key.ends_with(":R-2"), "{}", parsed.dedupe_key);
+}
+
+#[test]
 fn the_gross_amount_is_read_in_minor_units_without_a_float() {
     let parsed = verify(&notification("200", "settlement", KEY)).expect("verified");
     assert_eq!(parsed.amount, Some(150000));
