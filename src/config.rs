@@ -206,7 +206,9 @@ impl PaymentSettings {
             )));
         }
         let session: std::sync::Arc<dyn PaymentProvider> = match self.provider {
-            SessionProvider::Manual => std::sync::Arc::new(api::payments::ManualProvider::default()),
+            SessionProvider::Manual => {
+                std::sync::Arc::new(api::payments::ManualProvider::default())
+            }
             SessionProvider::Midtrans => providers
                 .iter()
                 .find(|p| p.name() == "midtrans")
@@ -240,8 +242,7 @@ fn payment_settings(args: &ServeArgs, file: &FileConfig) -> Result<PaymentSettin
             return Err(format!("payment_provider: `{other}` is not manual or midtrans").into());
         }
     };
-    let (snap, api) = match given(&args.midtrans_environment, &file.midtrans_environment)
-        .as_deref()
+    let (snap, api) = match given(&args.midtrans_environment, &file.midtrans_environment).as_deref()
     {
         None | Some("sandbox") => (
             "https://app.sandbox.midtrans.com",
@@ -254,15 +255,14 @@ fn payment_settings(args: &ServeArgs, file: &FileConfig) -> Result<PaymentSettin
             );
         }
     };
-    let midtrans = secret(&args.midtrans_server_key, &file.midtrans_server_key).map(|key| {
-        MidtransSettings {
+    let midtrans =
+        secret(&args.midtrans_server_key, &file.midtrans_server_key).map(|key| MidtransSettings {
             server_key: key,
             snap_url: given(&args.midtrans_snap_url, &file.midtrans_snap_url)
                 .unwrap_or_else(|| snap.to_owned()),
             api_url: given(&args.midtrans_api_url, &file.midtrans_api_url)
                 .unwrap_or_else(|| api.to_owned()),
-        }
-    });
+        });
     if provider == SessionProvider::Midtrans && midtrans.is_none() {
         return Err(
             "payment_provider = midtrans: set the Midtrans server key (CATAT_MIDTRANS_SERVER_KEY)"

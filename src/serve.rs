@@ -192,15 +192,19 @@ pub async fn serve_on(
             deadline: settings.command_timeout,
         });
         workers.spawn(run_step(runner, None, options, workers_shutdown.clone()));
-        let reconciler = ReconcileStep(api::payments::Reconciler::new(
-            api::payments::PaymentDesk {
+        let reconciler =
+            ReconcileStep(api::payments::Reconciler::new(api::payments::PaymentDesk {
                 store: store.clone(),
                 bus: bus.clone(),
                 payments: payments.clone(),
                 deadline: settings.command_timeout,
-            },
+            }));
+        workers.spawn(run_step(
+            reconciler,
+            None,
+            options,
+            workers_shutdown.clone(),
         ));
-        workers.spawn(run_step(reconciler, None, options, workers_shutdown.clone()));
     }
     workers.close();
 

@@ -87,7 +87,13 @@ async fn checked_out(s: &Session) -> (String, String, Value) {
                "price": {"amount_minor": 100_000, "currency": "IDR"}, "tax_rate_bp": 1_100}),
     )
     .await;
-    let order = created(s, "/v1/orders", json!({"type": "pos"})).await;
+    let customer = created(s, "/v1/customers", json!({"name": "Ana"})).await;
+    let order = created(
+        s,
+        "/v1/orders",
+        json!({"type": "pos", "customer_id": customer}),
+    )
+    .await;
     expect(
         s,
         "POST",
@@ -212,13 +218,20 @@ async fn ten_concurrent_settlements_a_late_pending_and_an_expire_make_one_paymen
     let settlement = fake.settle(&code);
     let deliveries = (0..10).map(|_| notify(&s, &settlement));
     let answers = futures::future::join_all(deliveries).await;
-    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    assert!(
+        answers.iter().all(|(status, _)| *status == 200),
+        "{answers:?}"
+    );
     let firsts: Vec<&Value> = answers
         .iter()
         .map(|(_, b)| b)
         .filter(|b| b["duplicate"] == false)
         .collect();
-    assert_eq!(firsts.len(), 1, "one delivery acts, nine are duplicates: {answers:?}");
+    assert_eq!(
+        firsts.len(),
+        1,
+        "one delivery acts, nine are duplicates: {answers:?}"
+    );
     assert_eq!(firsts[0]["status"], "applied");
 
     // Out of order: a pending after the settlement, then an expire.
@@ -231,7 +244,11 @@ async fn ten_concurrent_settlements_a_late_pending_and_an_expire_make_one_paymen
     assert_eq!(now["payment"]["provider"], "midtrans");
     let events = log(&server, &s, "order", &order_id).await;
     assert_eq!(count(&events, "order.paid"), 1, "{events:?}");
-    assert_eq!(count(&events, "order.payment_session_closed"), 0, "{events:?}");
+    assert_eq!(
+        count(&events, "order.payment_session_closed"),
+        0,
+        "{events:?}"
+    );
 
     let all = inbox(&s, "?provider=midtrans").await;
     assert_eq!(all["pagination"]["total"], 3, "{all}");
@@ -307,7 +324,13 @@ async fn a_notification_for_an_unknown_order_is_404_and_recorded(backend: Backen
         return;
     };
     let s = server.tenant().await;
-    let body = signed("E-20991231-999", "settlement", "200", "50000.00", "txn-unknown");
+    let body = signed(
+        "E-20991231-999",
+        "settlement",
+        "200",
+        "50000.00",
+        "txn-unknown",
+    );
     let (status, problem) = notify(&s, &body).await;
     assert_eq!(status, 404, "{problem}");
     assert_eq!(problem["code"], "PAYMENT_TARGET_NOT_FOUND");
@@ -333,7 +356,11 @@ async fn a_settlement_for_a_cancelled_order_is_recorded_and_flagged(backend: Bac
     )
     .await;
     let (status, answer) = notify(&s, &fake.settle(&code)).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("flagged")), "{answer}");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("flagged")),
+        "{answer}"
+    );
     order_in(&s, &order_id, "cancelled").await;
     let events = log(&server, &s, "order", &order_id).await;
     assert_eq!(count(&events, "order.paid"), 0, "{events:?}");
@@ -355,7 +382,11 @@ async fn a_settlement_for_another_amount_is_flagged_amount_mismatch_and_not_appl
     let (order_id, code, _) = checked_out(&s).await;
     let body = signed(&code, "settlement", "200", "11100.00", "txn-short");
     let (status, answer) = notify(&s, &body).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("flagged")), "{answer}");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("flagged")),
+        "{answer}"
+    );
     let flagged = inbox(&s, "?flagged=true").await;
     assert_eq!(flagged["data"][0]["flag"], "AMOUNT_MISMATCH");
     order_in(&s, &order_id, "checked_out").await;
@@ -371,13 +402,22 @@ async fn a_challenged_payment_is_held_until_staff_apply_it_once(backend: Backend
     let (order_id, code, _) = checked_out(&s).await;
     let challenge = fake.transition(&code, "capture", Some("challenge"));
     let (status, answer) = notify(&s, &challenge).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("held")), "{answer}");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("held")),
+        "{answer}"
+    );
     order_in(&s, &order_id, "checked_out").await;
     let id = answer["id"].as_str().unwrap();
     let apply = format!("/v1/payments/notifications/{id}/apply");
     let applied = expect(&s, "POST", &apply, json!({}), 200).await;
     assert_eq!(applied["status"], "applied");
-    assert!(applied["reviewed_by"].as_str().unwrap().starts_with("user:"));
+    assert!(
+        applied["reviewed_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("user:")
+    );
     order_in(&s, &order_id, "paid").await;
     let again = expect(&s, "POST", &apply, json!({}), 409).await;
     assert_eq!(again["code"], "NOTIFICATION_NOT_HELD");
@@ -401,7 +441,13 @@ async fn the_provider_down_at_checkout_leaves_the_order_checked_out_with_a_retry
                "price": {"amount_minor": 100_000, "currency": "IDR"}, "tax_rate_bp": 1_100}),
     )
     .await;
-    let order_id = created(&s, "/v1/orders", json!({"type": "pos"})).await;
+    let customer = created(&s, "/v1/customers", json!({"name": "Ana"})).await;
+    let order_id = created(
+        &s,
+        "/v1/orders",
+        json!({"type": "pos", "customer_id": customer}),
+    )
+    .await;
     expect(
         &s,
         "POST",
@@ -421,7 +467,10 @@ async fn the_provider_down_at_checkout_leaves_the_order_checked_out_with_a_retry
     .await;
     assert_eq!(problem["code"], "PAYMENT_PROVIDER_UNAVAILABLE");
     let retry = format!("/v1/orders/{order_id}/payment-session");
-    assert!(problem["detail"].as_str().unwrap().contains(&retry), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains(&retry),
+        "{problem}"
+    );
     let now = order_in(&s, &order_id, "checked_out").await;
     assert!(now["payment_session"].is_null(), "{now}");
 
@@ -432,7 +481,11 @@ async fn the_provider_down_at_checkout_leaves_the_order_checked_out_with_a_retry
     // A retry while the session holds reuses it.
     let same = expect(&s, "POST", &retry, json!({}), 200).await;
     assert_eq!(same["state"]["payment_session"]["token"], opened["token"]);
-    assert_eq!(fake.sessions().len(), 1, "one session asked of the provider");
+    assert_eq!(
+        fake.sessions().len(),
+        1,
+        "one session asked of the provider"
+    );
     server.stop().await;
 }
 
@@ -452,16 +505,24 @@ async fn reconciliation_turns_a_missed_notification_into_exactly_one_payment(bac
     assert_eq!(paid["payment"]["reference"], missed["transaction_id"]);
     // Later sweeps and the late notification change nothing.
     let (status, late) = notify(&s, &missed).await;
-    assert_eq!((status, late["duplicate"].as_bool()), (200, Some(true)), "{late}");
+    assert_eq!(
+        (status, late["duplicate"].as_bool()),
+        (200, Some(true)),
+        "{late}"
+    );
     // A session nobody paid: the provider knows no transaction, so the session is closed
     // and the order can open a new one.
     let (unpaid, _, _) = checked_out(&s).await;
-    common::wait_until(Duration::from_secs(10), "the unpaid session closed", || async {
-        count(
-            &log(&server, &s, "order", &unpaid).await,
-            "order.payment_session_closed",
-        ) == 1
-    })
+    common::wait_until(
+        Duration::from_secs(10),
+        "the unpaid session closed",
+        || async {
+            count(
+                &log(&server, &s, "order", &unpaid).await,
+                "order.payment_session_closed",
+            ) == 1
+        },
+    )
     .await;
     let events = log(&server, &s, "order", &order_id).await;
     assert_eq!(count(&events, "order.paid"), 1, "{events:?}");
@@ -501,7 +562,10 @@ async fn an_invoice_is_paid_once_through_its_midtrans_session(backend: Backend) 
         200,
     )
     .await;
-    assert_eq!(session["state"]["payment_session"]["session_id"], number.as_str());
+    assert_eq!(
+        session["state"]["payment_session"]["session_id"],
+        number.as_str()
+    );
     assert_eq!(session["state"]["payment_session"]["amount"], 111_000);
     let settlement = fake.settle(&number);
     for _ in 0..3 {
@@ -548,7 +612,10 @@ async fn xendit_callbacks_are_verified_by_token_and_applied_once(backend: Backen
     };
     let path = "/v1/payments/xendit/callbacks";
     let (status, problem) = post_raw(&s, path, &callback("PAID"), &[]).await;
-    assert_eq!((status, problem["code"].as_str()), (401, Some("INVALID_SIGNATURE")));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (401, Some("INVALID_SIGNATURE"))
+    );
     let (status, _) = post_raw(
         &s,
         path,
@@ -559,12 +626,20 @@ async fn xendit_callbacks_are_verified_by_token_and_applied_once(backend: Backen
     assert_eq!(status, 401);
     let token = [("x-callback-token", XENDIT_TOKEN), ("webhook-id", "whk-1")];
     let (status, first) = post_raw(&s, path, &callback("PAID"), &token).await;
-    assert_eq!((status, first["status"].as_str()), (200, Some("applied")), "{first}");
+    assert_eq!(
+        (status, first["status"].as_str()),
+        (200, Some("applied")),
+        "{first}"
+    );
     let (status, again) = post_raw(&s, path, &callback("PAID"), &token).await;
     assert_eq!((status, again["duplicate"].as_bool()), (200, Some(true)));
     let expired = [("x-callback-token", XENDIT_TOKEN), ("webhook-id", "whk-2")];
     let (status, late) = post_raw(&s, path, &callback("EXPIRED"), &expired).await;
-    assert_eq!((status, late["status"].as_str()), (200, Some("ignored")), "{late}");
+    assert_eq!(
+        (status, late["status"].as_str()),
+        (200, Some("ignored")),
+        "{late}"
+    );
     s.eventually(&format!("/v1/invoices/{invoice}"), |i| {
         i["invoice"]["status"] == "paid"
     })

@@ -104,11 +104,7 @@ impl Payments {
         others: Vec<Arc<dyn payments::PaymentProvider>>,
     ) -> Self {
         let mut providers = vec![provider.clone()];
-        providers.extend(
-            others
-                .into_iter()
-                .filter(|p| p.name() != provider.name()),
-        );
+        providers.extend(others.into_iter().filter(|p| p.name() != provider.name()));
         Self {
             provider,
             providers,

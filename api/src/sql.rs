@@ -16,8 +16,12 @@ macro_rules! on_reader {
 macro_rules! execute {
     ($store:expr, $query:expr) => {
         match $store {
-            ::eventstore::EventStore::Postgres(s) => $query.execute(s.pool()).await.map(|r| r.rows_affected()),
-            ::eventstore::EventStore::Sqlite(s) => $query.execute(s.writer()).await.map(|r| r.rows_affected()),
+            ::eventstore::EventStore::Postgres(s) => {
+                $query.execute(s.pool()).await.map(|r| r.rows_affected())
+            }
+            ::eventstore::EventStore::Sqlite(s) => {
+                $query.execute(s.writer()).await.map(|r| r.rows_affected())
+            }
         }
     };
 }

@@ -13,7 +13,7 @@ CREATE TABLE payment_sessions (
     session_id   TEXT NOT NULL,
     target_type  TEXT NOT NULL CHECK (target_type IN ('order', 'invoice')),
     target_id    TEXT NOT NULL,
-    attempt      INTEGER NOT NULL,
+    attempt      BIGINT NOT NULL,
     amount       BIGINT NOT NULL,
     currency     TEXT NOT NULL,
     status       TEXT NOT NULL
@@ -51,7 +51,7 @@ CREATE TABLE payment_notifications (
     flag             TEXT,
     outcome          TEXT,
     command_id       TEXT,
-    deliveries       INTEGER NOT NULL DEFAULT 1,
+    deliveries       BIGINT NOT NULL DEFAULT 1,
     received_at      BIGINT NOT NULL,
     last_delivery_at BIGINT NOT NULL,
     updated_at       BIGINT NOT NULL,

@@ -4,8 +4,8 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::Utc;
-use schemas::invoices::InvoiceCommand;
 use schemas::CommandId;
+use schemas::invoices::InvoiceCommand;
 
 use super::{command, current, load};
 use crate::auth::Caller;
@@ -28,7 +28,12 @@ pub(super) async fn payment_session(
         )
         .into());
     }
-    if still_valid(&state, invoice.payment_session.as_ref(), balance, Utc::now()) {
+    if still_valid(
+        &state,
+        invoice.payment_session.as_ref(),
+        balance,
+        Utc::now(),
+    ) {
         let (_, version) = current(&state, &ctx.tenant, &id).await?;
         return Ok(crate::commands::state_response(
             ctx.command_id,

@@ -108,9 +108,11 @@ impl PaymentDesk {
                 None,
                 Some("the signature or callback token does not verify".to_owned()),
             ),
-            Verified::Failed(NotificationError::Malformed(why)) => {
-                ("malformed", None, Some(format!("not a notification: {why}")))
-            }
+            Verified::Failed(NotificationError::Malformed(why)) => (
+                "malformed",
+                None,
+                Some(format!("not a notification: {why}")),
+            ),
             Verified::NotConfigured => (
                 "not_configured",
                 None,
@@ -248,6 +250,9 @@ impl PaymentDesk {
             row.target_id = Some(i);
         }
         row.command_id = settled.command_id.or(row.command_id);
+        if let Some(reviewer) = reviewed_by {
+            row.reviewed_by = Some(reviewer.to_owned());
+        }
         Ok(row)
     }
 
@@ -310,7 +315,8 @@ impl PaymentDesk {
                         format!(
                             "{} asked, {} notified: not applied",
                             due,
-                            n.amount.map_or_else(|| "no amount".into(), |a| a.to_string())
+                            n.amount
+                                .map_or_else(|| "no amount".into(), |a| a.to_string())
                         ),
                     )));
                 }
@@ -327,12 +333,10 @@ impl PaymentDesk {
                         session_id: n.session_id.clone(),
                         outcome,
                     }),
-                    TargetKind::Invoice => {
-                        Command::Invoice(InvoiceCommand::ClosePaymentSession {
-                            session_id: n.session_id.clone(),
-                            outcome,
-                        })
-                    }
+                    TargetKind::Invoice => Command::Invoice(InvoiceCommand::ClosePaymentSession {
+                        session_id: n.session_id.clone(),
+                        outcome,
+                    }),
                 }
             }
             PaymentStatus::Refunded { amount } => {
@@ -367,7 +371,11 @@ impl PaymentDesk {
             Answer::Refused { code, detail } => done(
                 "flagged",
                 Some(&code),
-                format!("{}: refused by the {}: {detail}", n.raw_status, target.kind.as_str()),
+                format!(
+                    "{}: refused by the {}: {detail}",
+                    n.raw_status,
+                    target.kind.as_str()
+                ),
             ),
         };
         settled.command_id = Some(command_id.as_uuid().to_string());
@@ -497,9 +505,7 @@ impl PaymentDesk {
             }
         };
         Ok(Some(match result.outcome() {
-            Some(CommandOutcome::Accepted { .. }) if result.streams.is_empty() => {
-                Answer::Unchanged
-            }
+            Some(CommandOutcome::Accepted { .. }) if result.streams.is_empty() => Answer::Unchanged,
             Some(CommandOutcome::Accepted { .. }) => Answer::Changed,
             Some(CommandOutcome::Rejected { error }) => Answer::Refused {
                 detail: error.to_string(),
@@ -540,15 +546,15 @@ fn paid_command(target: &Target, n: &Notification, amount: i64) -> Command {
             }],
             paid_at,
         }),
-        TargetKind::Invoice => Command::Invoice(InvoiceCommand::RecordPayment(
-            schemas::invoices::Payment {
+        TargetKind::Invoice => {
+            Command::Invoice(InvoiceCommand::RecordPayment(schemas::invoices::Payment {
                 method: n.provider.clone(),
                 reference: reference.clone(),
                 amount,
                 paid_at,
                 provider_transaction_id: Some(reference),
-            },
-        )),
+            }))
+        }
     }
 }
 

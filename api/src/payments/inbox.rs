@@ -174,7 +174,8 @@ pub(crate) async fn find(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<InboxRow>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM payment_notifications WHERE tenant_id = $1 AND id = $2");
+    let sql =
+        format!("SELECT {COLUMNS} FROM payment_notifications WHERE tenant_id = $1 AND id = $2");
     on_writer!(
         store,
         fetch_optional,

@@ -44,9 +44,10 @@ pub(crate) async fn open_session(
     let started = now_ms();
     let mut session_id = request.reference.clone();
     if tracked {
-        let attempt = sessions::next_attempt(&state.store, tenant, kind, target_id, provider.name())
-            .await
-            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        let attempt =
+            sessions::next_attempt(&state.store, tenant, kind, target_id, provider.name())
+                .await
+                .map_err(|e| ApiError::Internal(Box::new(e)))?;
         if attempt > 1 {
             session_id = format!("{}-{attempt}", request.reference);
         }
@@ -74,7 +75,10 @@ pub(crate) async fn open_session(
             return Err(ApiError::refused(
                 409,
                 "PAYMENT_SESSION_OPENING",
-                format!("a payment session is being opened for this {}; try again", kind.as_str()),
+                format!(
+                    "a payment session is being opened for this {}; try again",
+                    kind.as_str()
+                ),
             ));
         }
     }

@@ -40,14 +40,13 @@ pub(crate) fn desk(state: &AppState) -> PaymentDesk {
 /// The tenant a notification is for: `?tenant=` (a provider's notification URL can carry it),
 /// else the caller's (`X-Tenant-Id`, default `default`).
 fn tenant_of(caller: &Caller, query: Option<&str>) -> Result<TenantId, ApiError> {
-    let given = query.into_iter().flat_map(|q| q.split('&')).find_map(|pair| {
-        pair.strip_prefix("tenant=")
-            .map(|t| t.to_owned())
-    });
+    let given = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("tenant=").map(|t| t.to_owned()));
     match given {
-        Some(t) => TenantId::parse(t).map_err(|_| {
-            ApiError::refused(400, "INVALID_TENANT", "tenant is not a tenant id")
-        }),
+        Some(t) => TenantId::parse(t)
+            .map_err(|_| ApiError::refused(400, "INVALID_TENANT", "tenant is not a tenant id")),
         None => Ok(caller.tenant.clone()),
     }
 }
@@ -154,7 +153,15 @@ async fn midtrans(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    receive(&state, "midtrans", &caller, query.as_deref(), &headers, &body).await
+    receive(
+        &state,
+        "midtrans",
+        &caller,
+        query.as_deref(),
+        &headers,
+        &body,
+    )
+    .await
 }
 
 async fn xendit(
@@ -225,7 +232,10 @@ async fn list(
     caller: Caller,
     Params(pairs): Pairs,
 ) -> Result<Response, ApiError> {
-    let mut q = Query::new(pairs, &["page", "per_page", "provider", "status", "flagged"]);
+    let mut q = Query::new(
+        pairs,
+        &["page", "per_page", "provider", "status", "flagged"],
+    );
     let paging = q.paging();
     let filter = ListFilter {
         provider: q.one("provider", |p| {
@@ -305,7 +315,10 @@ async fn apply(
         return Err(ApiError::refused(
             409,
             "NOTIFICATION_NOT_HELD",
-            format!("the notification is {}: only a held one is applied by staff", row.status),
+            format!(
+                "the notification is {}: only a held one is applied by staff",
+                row.status
+            ),
         ));
     }
     let mut notification: Notification = row
