@@ -78,7 +78,8 @@ async fn post_raw(s: &Session, path: &str, body: &Value, headers: &[(&str, &str)
     (status, r.json())
 }
 
-/// A checked-out order of 111,000 (100,000 + 11 % tax); its id and code.
+/// A checked-out order of 111,000 (100,000 + 11 % tax): its id, the id Midtrans knows its
+/// session by (the tenant and the order code), and its state.
 async fn checked_out(s: &Session) -> (String, String, Value) {
     let product = created(
         s,
@@ -110,8 +111,11 @@ async fn checked_out(s: &Session) -> (String, String, Value) {
         200,
     )
     .await;
-    let code = out["state"]["code"].as_str().unwrap().to_owned();
-    (order, code, out["state"].clone())
+    let session = out["state"]["payment_session"]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (order, session, out["state"].clone())
 }
 
 /// The stream's event types.
@@ -173,7 +177,9 @@ macro_rules! both_backends {
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
-                super::$name(super::Backend::Postgres).await;
+                // A database of its own: every test's reconciler sweeps all sessions and asks
+                // its own stand-in provider, which knows only its test's.
+                super::$name(super::Backend::PostgresIsolated).await;
             })*
         }
     };
@@ -202,7 +208,10 @@ async fn ten_concurrent_settlements_a_late_pending_and_an_expire_make_one_paymen
     let (order_id, code, state) = checked_out(&s).await;
     // The session Snap opened: its token, asked for the grand total, items summing to it.
     assert_eq!(state["payment_session"]["provider"], "midtrans");
-    assert_eq!(state["payment_session"]["session_id"], code.as_str());
+    assert_eq!(
+        code,
+        format!("{}-{}", s.tenant, state["code"].as_str().unwrap())
+    );
     assert!(state["payment_session"]["token"].as_str().is_some());
     let asked = fake.sessions().pop().unwrap();
     assert_eq!(asked["transaction_details"]["gross_amount"], 111_000);
@@ -562,12 +571,10 @@ async fn an_invoice_is_paid_once_through_its_midtrans_session(backend: Backend) 
         200,
     )
     .await;
-    assert_eq!(
-        session["state"]["payment_session"]["session_id"],
-        number.as_str()
-    );
-    assert_eq!(session["state"]["payment_session"]["amount"], 111_000);
-    let settlement = fake.settle(&number);
+    let opened = &session["state"]["payment_session"];
+    assert_eq!(opened["session_id"], format!("{}-{number}", s.tenant));
+    assert_eq!(opened["amount"], 111_000);
+    let settlement = fake.settle(opened["session_id"].as_str().unwrap());
     for _ in 0..3 {
         let (status, _) = notify(&s, &settlement).await;
         assert_eq!(status, 200);

@@ -1,6 +1,7 @@
 -- Payment providers. `payment_sessions` names what each session the providers know (Midtrans
--- order_id, Xendit external_id) pays for, so that a notification finds its order or invoice and
--- the amount that was asked; the reconciler reads it for sessions still pending past their
+-- order_id, Xendit external_id) pays for, so that a notification finds its tenant, its order or
+-- invoice and the amount that was asked (session ids are unique per provider across tenants:
+-- tenants may share one merchant account and its one notification URL); the reconciler reads it for sessions still pending past their
 -- expiry. `payment_notifications` is the inbox: every notification is stored here, raw, before
 -- anything is done with it; the unique dedupe key makes a provider's retry a duplicate. A
 -- notification that fails verification gets a dedupe key of its own, so a forged one can never
@@ -22,7 +23,7 @@ CREATE TABLE payment_sessions (
     checked_at   BIGINT,
     created_at   BIGINT NOT NULL,
     updated_at   BIGINT NOT NULL,
-    PRIMARY KEY (tenant_id, provider, session_id),
+    PRIMARY KEY (provider, session_id),
     UNIQUE (tenant_id, target_type, target_id, provider, attempt)
 );
 -- The reconciler's sweep: pending sessions by expiry.

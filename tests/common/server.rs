@@ -22,6 +22,31 @@ pub fn postgres_url() -> Option<String> {
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// PostgreSQL, in a database of the test's own (created on the server of
+    /// `CATAT_TEST_DATABASE_URL`, dropped at `stop`): for tests whose servers sweep every
+    /// tenant's rows with settings of their own (the payment reconciler asks its own provider).
+    PostgresIsolated,
+}
+
+/// A new, empty database on the server of `base`: its URL and name.
+async fn fresh_database(base: &str) -> (String, String) {
+    use sqlx::Connection as _;
+    let name = format!("catat_t_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = sqlx::PgConnection::connect(base).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (without_query, query) = base.split_once('?').unwrap_or((base, ""));
+    let server = without_query
+        .rsplit_once('/')
+        .map_or(without_query, |(s, _)| s);
+    let url = if query.is_empty() {
+        format!("{server}/{name}")
+    } else {
+        format!("{server}/{name}?{query}")
+    };
+    (url, name)
 }
 
 /// A running server.
@@ -31,6 +56,8 @@ pub struct TestServer {
     pub url: String,
     pub store: EventStore,
     dir: Option<std::path::PathBuf>,
+    /// The server URL and name of the test's own database ([`Backend::PostgresIsolated`]).
+    isolated: Option<(String, String)>,
     token: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -48,6 +75,7 @@ impl TestServer {
         domain: catat::serve::Domain,
         adjust: impl FnOnce(catat::config::ServeSettings) -> catat::config::ServeSettings,
     ) -> Option<Self> {
+        let mut isolated = None;
         let (url, dir) = match backend {
             Backend::Sqlite => {
                 let dir = std::env::temp_dir()
@@ -63,6 +91,16 @@ impl TestServer {
                     return None;
                 };
                 catat::migrate(&url).await.unwrap();
+                (url, None)
+            }
+            Backend::PostgresIsolated => {
+                let Some(base) = postgres_url() else {
+                    eprintln!("skipped: CATAT_TEST_DATABASE_URL is not set");
+                    return None;
+                };
+                let (url, name) = fresh_database(&base).await;
+                catat::migrate(&url).await.unwrap();
+                isolated = Some((base, name));
                 (url, None)
             }
         };
@@ -103,6 +141,7 @@ impl TestServer {
             url,
             store,
             dir,
+            isolated,
             token,
             task,
         })
@@ -114,6 +153,14 @@ impl TestServer {
         self.task.await.unwrap();
         if let Some(dir) = self.dir {
             let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some((base, name)) = self.isolated {
+            use sqlx::Connection as _;
+            let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
         }
     }
 

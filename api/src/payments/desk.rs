@@ -99,6 +99,16 @@ impl PaymentDesk {
         body: String,
         verified: Verified,
     ) -> Result<Receipt, sqlx::Error> {
+        // A session of ours names its tenant (tenants may share one merchant account and its
+        // one notification URL); otherwise the request's tenant stands.
+        let mut tenant = tenant.clone();
+        if let Verified::Valid(n) = &verified
+            && let Some(session) = sessions::find(&self.store, provider, &n.session_id).await?
+            && let Ok(owner) = TenantId::parse(&session.tenant_id)
+        {
+            tenant = owner;
+        }
+        let tenant = &tenant;
         let id = Uuid::now_v7().to_string();
         let now = now_ms();
         let (verification, notification, outcome) = match verified {
@@ -389,8 +399,8 @@ impl PaymentDesk {
         tenant: &TenantId,
         n: &Notification,
     ) -> Result<Option<Target>, DeskError> {
-        if let Some(session) =
-            sessions::find(&self.store, tenant.as_str(), &n.provider, &n.session_id).await?
+        if let Some(session) = sessions::find(&self.store, &n.provider, &n.session_id).await?
+            && session.tenant_id == tenant.as_str()
             && let (Some(kind), Ok(id)) = (session.kind(), StreamId::parse(&session.target_id))
         {
             return Ok(Some(Target {

@@ -26,10 +26,26 @@ pub(crate) fn still_valid(
     })
 }
 
+/// The id a provider knows a session by. Providers want it unique per merchant account, and
+/// tenants may share one: the order code or invoice number, prefixed with the tenant except for
+/// tenant `default` (a one-business deployment sees its own codes at the provider), and
+/// suffixed `-2`, `-3`, … for a target's later sessions, as a provider refuses an id it has
+/// seen.
+pub(crate) fn session_id_for(tenant: &TenantId, reference: &str, attempt: i64) -> String {
+    let mut id = if tenant.as_str() == crate::DEFAULT_TENANT {
+        reference.to_owned()
+    } else {
+        format!("{tenant}-{reference}")
+    };
+    if attempt > 1 {
+        id = format!("{id}-{attempt}");
+    }
+    id
+}
+
 /// Opens a session for `target_id`, asking for `request` (whose `reference` is the order code or
-/// invoice number). The first session of a target is sent under the reference itself; later
-/// ones (after one expired or failed) under `reference-2`, `reference-3`, …: providers refuse an
-/// id they have seen. `what` names the target in the error a failing provider gives.
+/// invoice number), under the id [`session_id_for`] gives. `retry_path` is what the error of a
+/// failing provider tells the client to call again.
 pub(crate) async fn open_session(
     state: &AppState,
     tenant: &TenantId,
@@ -48,9 +64,7 @@ pub(crate) async fn open_session(
             sessions::next_attempt(&state.store, tenant, kind, target_id, provider.name())
                 .await
                 .map_err(|e| ApiError::Internal(Box::new(e)))?;
-        if attempt > 1 {
-            session_id = format!("{}-{attempt}", request.reference);
-        }
+        session_id = session_id_for(tenant, &request.reference, attempt);
         let expires_at = request.start
             + chrono::Duration::from_std(request.expiry).unwrap_or(chrono::Duration::days(1));
         let row = SessionRow {
@@ -117,4 +131,20 @@ pub(crate) async fn open_session(
             ),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_unique_across_tenants_and_attempts() {
+        let default = TenantId::parse(crate::DEFAULT_TENANT).expect("tenant");
+        let shop = TenantId::parse("shop2").expect("tenant");
+        let code = "E-20261128-001";
+        assert_eq!(session_id_for(&default, code, 1), code);
+        assert_eq!(session_id_for(&default, code, 2), "E-20261128-001-2");
+        assert_eq!(session_id_for(&shop, code, 1), "shop2-E-20261128-001");
+        assert_eq!(session_id_for(&shop, code, 3), "shop2-E-20261128-001-3");
+    }
 }

@@ -111,22 +111,18 @@ pub(crate) async fn insert(store: &EventStore, row: &SessionRow) -> Result<bool,
     Ok(inserted > 0)
 }
 
-/// The session `session_id` of `provider`.
+/// The session `session_id` of `provider`, whichever tenant opened it.
 pub(crate) async fn find(
     store: &EventStore,
-    tenant: &str,
     provider: &str,
     session_id: &str,
 ) -> Result<Option<SessionRow>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM payment_sessions \
-         WHERE tenant_id = $1 AND provider = $2 AND session_id = $3"
-    );
+    let sql =
+        format!("SELECT {COLUMNS} FROM payment_sessions WHERE provider = $1 AND session_id = $2");
     on_writer!(
         store,
         fetch_optional,
         sqlx::query_as::<_, SessionRow>(&sql)
-            .bind(tenant)
             .bind(provider)
             .bind(session_id)
     )
