@@ -195,6 +195,8 @@ both_backends!(
     reconciliation_turns_a_missed_notification_into_exactly_one_payment,
     an_invoice_is_paid_once_through_its_midtrans_session,
     xendit_callbacks_are_verified_by_token_and_applied_once,
+    a_refund_notification_records_the_refund_once_and_leaves_the_order_paid,
+    an_expired_session_is_closed_and_the_next_one_has_a_new_id,
 );
 
 async fn ten_concurrent_settlements_a_late_pending_and_an_expire_make_one_payment(
@@ -668,5 +670,74 @@ async fn xendit_callbacks_are_verified_by_token_and_applied_once(backend: Backen
         inbox(&s, "?provider=xendit").await["pagination"]["total"],
         4
     );
+    server.stop().await;
+}
+
+async fn a_refund_notification_records_the_refund_once_and_leaves_the_order_paid(backend: Backend) {
+    let fake = FakeMidtrans::start(SERVER_KEY).await;
+    let Some(server) = start(backend, &fake, hour()).await else {
+        return;
+    };
+    let s = server.tenant().await;
+    let (order_id, session, _) = checked_out(&s).await;
+    let (status, _) = notify(&s, &fake.settle(&session)).await;
+    assert_eq!(status, 200);
+    let refund = fake.transition(&session, "refund", None);
+    for _ in 0..2 {
+        let (status, answer) = notify(&s, &refund).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let events = log(&server, &s, "order", &order_id).await;
+    assert_eq!(count(&events, "order.refund_recorded"), 1, "{events:?}");
+    let now = s
+        .eventually(&format!("/v1/orders/{order_id}"), |o| {
+            o["refunds"].as_array().is_some_and(|r| r.len() == 1)
+        })
+        .await;
+    assert_eq!(now["status"], "paid");
+    assert_eq!(now["refunds"][0]["amount"], 111_000);
+    server.stop().await;
+}
+
+async fn an_expired_session_is_closed_and_the_next_one_has_a_new_id(backend: Backend) {
+    let fake = FakeMidtrans::start(SERVER_KEY).await;
+    let Some(server) = start(backend, &fake, hour()).await else {
+        return;
+    };
+    let s = server.tenant().await;
+    let (order_id, session, _) = checked_out(&s).await;
+    let (status, answer) = notify(&s, &fake.transition(&session, "expire", None)).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("applied")),
+        "{answer}"
+    );
+    let events = log(&server, &s, "order", &order_id).await;
+    assert_eq!(
+        count(&events, "order.payment_session_closed"),
+        1,
+        "{events:?}"
+    );
+    let reopened = expect(
+        &s,
+        "POST",
+        &format!("/v1/orders/{order_id}/payment-session"),
+        json!({}),
+        200,
+    )
+    .await;
+    let next = reopened["state"]["payment_session"]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(next, format!("{session}-2"));
+    // Paying the new session pays the order; the old one stays closed.
+    let (status, paid) = notify(&s, &fake.settle(&next)).await;
+    assert_eq!(
+        (status, paid["status"].as_str()),
+        (200, Some("applied")),
+        "{paid}"
+    );
+    order_in(&s, &order_id, "paid").await;
     server.stop().await;
 }
