@@ -10,6 +10,7 @@ mod common;
 
 use std::time::Duration;
 
+use catat::cli::Role;
 use catat::config::{MidtransSettings, PaymentSettings, SessionProvider};
 use catat::testing::FakeMidtrans;
 use common::server::{Backend, Session, TestServer};
@@ -21,7 +22,16 @@ const XENDIT_TOKEN: &str = "xendit-callback-token-test";
 /// A server whose checkouts open Midtrans sessions with `fake`; sessions last `ttl`, the
 /// reconciler sweeps every second.
 async fn start(backend: Backend, fake: &FakeMidtrans, ttl: Duration) -> Option<TestServer> {
-    let payments = PaymentSettings {
+    let payments = payment_settings(fake, ttl);
+    TestServer::start_with(backend, catat::serve::Domain::product(), move |mut s| {
+        s.payments = payments;
+        s
+    })
+    .await
+}
+
+fn payment_settings(fake: &FakeMidtrans, ttl: Duration) -> PaymentSettings {
+    PaymentSettings {
         provider: SessionProvider::Midtrans,
         session_ttl: ttl,
         reconcile_every: Duration::from_secs(1),
@@ -31,12 +41,7 @@ async fn start(backend: Backend, fake: &FakeMidtrans, ttl: Duration) -> Option<T
             api_url: fake.url(),
         }),
         xendit_callback_token: Some(catat::Secret::new(XENDIT_TOKEN)),
-    };
-    TestServer::start_with(backend, catat::serve::Domain::product(), move |mut s| {
-        s.payments = payments;
-        s
-    })
-    .await
+    }
 }
 
 fn hour() -> Duration {
@@ -739,5 +744,90 @@ async fn an_expired_session_is_closed_and_the_next_one_has_a_new_id(backend: Bac
         "{paid}"
     );
     order_in(&s, &order_id, "paid").await;
+    server.stop().await;
+}
+
+/// A server on `database_url` and NATS with `roles`.
+async fn node(database_url: &str, nats: &str, fake: &FakeMidtrans, roles: &[Role]) -> TestServer {
+    let payments = payment_settings(fake, hour());
+    let (url, nats, roles) = (database_url.to_owned(), nats.to_owned(), roles.to_vec());
+    TestServer::start_with(
+        Backend::PostgresIsolated,
+        catat::serve::Domain::product(),
+        move |mut s| {
+            s.store.database_url = catat::Secret::new(url);
+            s.nats_url = Some(catat::Secret::new(nats));
+            s.roles = roles.into_iter().collect();
+            s.payments = payments;
+            s
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// The rule: a notification stored while no command service answers is acknowledged (the
+/// provider must not be made to retry for our outage) and is applied once the command service is
+/// back, by the reconciler, exactly once. Real processes' roles over PostgreSQL and NATS: the
+/// API and the reconciler in one server, the command service in another, stopped and started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_notification_stored_while_the_command_service_is_down_is_applied_when_it_is_back() {
+    let Ok(nats) = std::env::var("CATAT_TEST_NATS_URL") else {
+        eprintln!("skipped: CATAT_TEST_NATS_URL is not set");
+        return;
+    };
+    let fake = FakeMidtrans::start(SERVER_KEY).await;
+    let api_roles = [Role::Api, Role::Projectors, Role::Scheduler];
+    let Some(server) = TestServer::start_with(
+        Backend::PostgresIsolated,
+        catat::serve::Domain::product(),
+        {
+            let payments = payment_settings(&fake, hour());
+            let nats = nats.clone();
+            move |mut s| {
+                s.nats_url = Some(catat::Secret::new(nats));
+                s.roles = api_roles.into_iter().collect();
+                s.payments = payments;
+                s
+            }
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let commands = node(&server.url, &nats, &fake, &[Role::Api, Role::Commands]).await;
+    let s = server.tenant().await;
+    let (order_id, session, _) = checked_out(&s).await;
+    commands.stop().await;
+
+    let settlement = fake.settle(&session);
+    let (status, answer) = notify(&s, &settlement).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("received")),
+        "{answer}"
+    );
+    assert_eq!(
+        count(&log(&server, &s, "order", &order_id).await, "order.paid"),
+        0
+    );
+
+    let back = node(&server.url, &nats, &fake, &[Role::Api, Role::Commands]).await;
+    common::wait_until(
+        Duration::from_secs(40),
+        "the stored notification applied",
+        || async { count(&log(&server, &s, "order", &order_id).await, "order.paid") == 1 },
+    )
+    .await;
+    let applied = inbox(&s, "?status=applied").await;
+    assert_eq!(applied["pagination"]["total"], 1, "{applied}");
+    let (status, again) = notify(&s, &settlement).await;
+    assert_eq!((status, again["duplicate"].as_bool()), (200, Some(true)));
+    assert_eq!(
+        count(&log(&server, &s, "order", &order_id).await, "order.paid"),
+        1
+    );
+    back.stop().await;
     server.stop().await;
 }

@@ -157,6 +157,12 @@ pub trait PaymentProvider: Send + Sync + fmt::Debug {
     fn create_session<'a>(&'a self, request: &'a SessionRequest) -> SessionFuture<'a>;
     /// The authoritative status of `session_id`; None when the provider knows no transaction for it.
     fn fetch_status<'a>(&'a self, session_id: &'a str) -> StatusFuture<'a>;
+    /// Whether [`PaymentProvider::fetch_status`] asks the provider (a provider without a status
+    /// API, or the manual one, is never reconciled: its `None` would mean "cannot tell", not
+    /// "nobody paid").
+    fn checks_status(&self) -> bool {
+        true
+    }
     /// Verifies (signature / callback token, constant time) and parses a notification as received.
     fn verify(
         &self,
@@ -200,6 +206,10 @@ impl PaymentProvider for ManualProvider {
                 expires_at: Some(request.start + expiry),
             })
         })
+    }
+
+    fn checks_status(&self) -> bool {
+        false
     }
 
     fn fetch_status<'a>(&'a self, _session_id: &'a str) -> StatusFuture<'a> {

@@ -19,8 +19,10 @@ use super::inbox::{self, InboxRow};
 use super::sessions::{self, SessionRow};
 use super::{Notification, PaymentStatus};
 
-/// How long a stored notification may wait for its command before the reconciler finishes it.
-const STALE_AFTER: Duration = Duration::from_secs(30);
+/// How long a stored notification may wait for its command before the reconciler finishes it:
+/// longer than a notification handler waits for its command, so that the reconciler does not
+/// usually race it (were it to, the command's id makes the two one command).
+const STALE_AFTER: Duration = Duration::from_secs(10);
 /// How many rows one sweep takes of each kind.
 const SWEEP: i64 = 100;
 
@@ -118,7 +120,7 @@ impl Reconciler {
         provider: &str,
         session_id: &str,
     ) -> Result<usize, ReconcileError> {
-        let Some(client) = self.desk.provider(provider) else {
+        let Some(client) = self.desk.provider(provider).filter(|p| p.checks_status()) else {
             return Ok(0);
         };
         let (notification, body) = match client.fetch_status(session_id).await {

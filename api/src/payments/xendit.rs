@@ -44,6 +44,10 @@ impl PaymentProvider for Xendit {
         })
     }
 
+    fn checks_status(&self) -> bool {
+        false
+    }
+
     fn fetch_status<'a>(&'a self, _session_id: &'a str) -> StatusFuture<'a> {
         Box::pin(async { Ok(None) })
     }
