@@ -62,7 +62,7 @@ pub(crate) struct Receipt {
 #[derive(Debug)]
 pub(crate) enum Verified {
     /// It passed: act on it.
-    Valid(Notification),
+    Valid(Box<Notification>),
     /// It failed: store it rejected, act on nothing.
     Failed(NotificationError),
     /// The provider is not configured here.
@@ -112,7 +112,7 @@ impl PaymentDesk {
         let id = Uuid::now_v7().to_string();
         let now = now_ms();
         let (verification, notification, outcome) = match verified {
-            Verified::Valid(n) => ("valid", Some(n), None),
+            Verified::Valid(n) => ("valid", Some(*n), None),
             Verified::Failed(NotificationError::BadSignature) => (
                 "bad_signature",
                 None,

@@ -163,7 +163,7 @@ impl Reconciler {
                 "reconciliation",
                 json!({}),
                 body,
-                Verified::Valid(notification.clone()),
+                Verified::Valid(Box::new(notification.clone())),
             )
             .await?;
         if receipt.duplicate && receipt.row.status == "received" {

@@ -88,7 +88,7 @@ async fn receive(
     let desk = desk(state);
     let verified = match desk.provider(provider) {
         Some(p) => match p.verify(headers, body) {
-            Ok(n) => Verified::Valid(n),
+            Ok(n) => Verified::Valid(Box::new(n)),
             Err(e) => Verified::Failed(e),
         },
         None => Verified::NotConfigured,
