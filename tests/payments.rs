@@ -44,6 +44,14 @@ fn payment_settings(fake: &FakeMidtrans, ttl: Duration) -> PaymentSettings {
     }
 }
 
+/// A stand-in Midtrans, a server using it, and a fresh tenant's owner.
+async fn shop(backend: Backend, ttl: Duration) -> Option<(FakeMidtrans, TestServer, Session)> {
+    let fake = FakeMidtrans::start(SERVER_KEY).await;
+    let server = start(backend, &fake, ttl).await?;
+    let s = server.tenant().await;
+    Some((fake, server, s))
+}
+
 fn hour() -> Duration {
     Duration::from_secs(3600)
 }
@@ -121,6 +129,28 @@ async fn checked_out(s: &Session) -> (String, String, Value) {
         .unwrap()
         .to_owned();
     (order, session, out["state"].clone())
+}
+
+/// An issued invoice of one line at `price` + 11 % tax: its id and number.
+async fn issued_invoice(s: &Session, price: i64) -> (String, String) {
+    let customer = created(s, "/v1/customers", json!({"name": "Budi"})).await;
+    let invoice = created(
+        s,
+        "/v1/invoices",
+        json!({"customer_id": customer, "lines": [{"name": "Internet", "quantity": 1,
+               "unit_price": price, "tax_rate_bp": 1_100}]}),
+    )
+    .await;
+    let issued = expect(
+        s,
+        "POST",
+        &format!("/v1/invoices/{invoice}/issue"),
+        json!({}),
+        200,
+    )
+    .await;
+    let number = issued["state"]["number"].as_str().unwrap().to_owned();
+    (invoice, number)
 }
 
 /// The stream's event types.
@@ -207,11 +237,9 @@ both_backends!(
 async fn ten_concurrent_settlements_a_late_pending_and_an_expire_make_one_payment(
     backend: Backend,
 ) {
-    let fake = FakeMidtrans::start(SERVER_KEY).await;
-    let Some(server) = start(backend, &fake, hour()).await else {
+    let Some((fake, server, s)) = shop(backend, hour()).await else {
         return;
     };
-    let s = server.tenant().await;
     let (order_id, code, state) = checked_out(&s).await;
     // The session Snap opened: its token, asked for the grand total, items summing to it.
     assert_eq!(state["payment_session"]["provider"], "midtrans");
@@ -276,11 +304,9 @@ async fn ten_concurrent_settlements_a_late_pending_and_an_expire_make_one_paymen
 async fn a_tampered_notification_is_refused_stored_as_rejected_and_never_blocks_the_real_one(
     backend: Backend,
 ) {
-    let fake = FakeMidtrans::start(SERVER_KEY).await;
-    let Some(server) = start(backend, &fake, hour()).await else {
+    let Some((fake, server, s)) = shop(backend, hour()).await else {
         return;
     };
-    let s = server.tenant().await;
     let (order_id, code, _) = checked_out(&s).await;
     let real = fake.settle(&code);
     let mut tampered = vec![];
@@ -335,11 +361,9 @@ async fn a_tampered_notification_is_refused_stored_as_rejected_and_never_blocks_
 }
 
 async fn a_notification_for_an_unknown_order_is_404_and_recorded(backend: Backend) {
-    let fake = FakeMidtrans::start(SERVER_KEY).await;
-    let Some(server) = start(backend, &fake, hour()).await else {
+    let Some((_fake, server, s)) = shop(backend, hour()).await else {
         return;
     };
-    let s = server.tenant().await;
     let body = signed(
         "E-20991231-999",
         "settlement",
@@ -357,11 +381,9 @@ async fn a_notification_for_an_unknown_order_is_404_and_recorded(backend: Backen
 }
 
 async fn a_settlement_for_a_cancelled_order_is_recorded_and_flagged(backend: Backend) {
-    let fake = FakeMidtrans::start(SERVER_KEY).await;
-    let Some(server) = start(backend, &fake, hour()).await else {
+    let Some((fake, server, s)) = shop(backend, hour()).await else {
         return;
     };
-    let s = server.tenant().await;
     let (order_id, code, _) = checked_out(&s).await;
     expect(
         &s,
@@ -390,11 +412,9 @@ async fn a_settlement_for_a_cancelled_order_is_recorded_and_flagged(backend: Bac
 async fn a_settlement_for_another_amount_is_flagged_amount_mismatch_and_not_applied(
     backend: Backend,
 ) {
-    let fake = FakeMidtrans::start(SERVER_KEY).await;
-    let Some(server) = start(backend, &fake, hour()).await else {
+    let Some((_fake, server, s)) = shop(backend, hour()).await else {
         return;
     };
-    let s = server.tenant().await;
     let (order_id, code, _) = checked_out(&s).await;
     let body = signed(&code, "settlement", "200", "11100.00", "txn-short");
     let (status, answer) = notify(&s, &body).await;
@@ -410,11 +430,9 @@ async fn a_settlement_for_another_amount_is_flagged_amount_mismatch_and_not_appl
 }
 
 async fn a_challenged_payment_is_held_until_staff_apply_it_once(backend: Backend) {
-    let fake = FakeMidtrans::start(SERVER_KEY).await;
-    let Some(server) = start(backend, &fake, hour()).await else {
+    let Some((fake, server, s)) = shop(backend, hour()).await else {
         return;
     };
-    let s = server.tenant().await;
     let (order_id, code, _) = checked_out(&s).await;
     let challenge = fake.transition(&code, "capture", Some("challenge"));
     let (status, answer) = notify(&s, &challenge).await;
@@ -445,11 +463,9 @@ async fn a_challenged_payment_is_held_until_staff_apply_it_once(backend: Backend
 async fn the_provider_down_at_checkout_leaves_the_order_checked_out_with_a_retry_path(
     backend: Backend,
 ) {
-    let fake = FakeMidtrans::start(SERVER_KEY).await;
-    let Some(server) = start(backend, &fake, hour()).await else {
+    let Some((fake, server, s)) = shop(backend, hour()).await else {
         return;
     };
-    let s = server.tenant().await;
     let product = created(
         &s,
         "/v1/products",
@@ -506,12 +522,10 @@ async fn the_provider_down_at_checkout_leaves_the_order_checked_out_with_a_retry
 }
 
 async fn reconciliation_turns_a_missed_notification_into_exactly_one_payment(backend: Backend) {
-    let fake = FakeMidtrans::start(SERVER_KEY).await;
     // Sessions expire at once: the reconciler asks about them on its next sweep.
-    let Some(server) = start(backend, &fake, Duration::from_millis(200)).await else {
+    let Some((fake, server, s)) = shop(backend, Duration::from_millis(200)).await else {
         return;
     };
-    let s = server.tenant().await;
     let (order_id, code, _) = checked_out(&s).await;
     // Paid at Midtrans; the notification never arrives.
     let missed = fake.settle(&code);
@@ -548,28 +562,10 @@ async fn reconciliation_turns_a_missed_notification_into_exactly_one_payment(bac
 }
 
 async fn an_invoice_is_paid_once_through_its_midtrans_session(backend: Backend) {
-    let fake = FakeMidtrans::start(SERVER_KEY).await;
-    let Some(server) = start(backend, &fake, hour()).await else {
+    let Some((fake, server, s)) = shop(backend, hour()).await else {
         return;
     };
-    let s = server.tenant().await;
-    let customer = created(&s, "/v1/customers", json!({"name": "Budi"})).await;
-    let invoice = created(
-        &s,
-        "/v1/invoices",
-        json!({"customer_id": customer, "lines": [{"name": "Internet 20 Mbps", "quantity": 1,
-               "unit_price": 100_000, "tax_rate_bp": 1_100}]}),
-    )
-    .await;
-    let issued = expect(
-        &s,
-        "POST",
-        &format!("/v1/invoices/{invoice}/issue"),
-        json!({}),
-        200,
-    )
-    .await;
-    let number = issued["state"]["number"].as_str().unwrap().to_owned();
+    let (invoice, number) = issued_invoice(&s, 100_000).await;
     let session = expect(
         &s,
         "POST",
@@ -596,28 +592,10 @@ async fn an_invoice_is_paid_once_through_its_midtrans_session(backend: Backend) 
 }
 
 async fn xendit_callbacks_are_verified_by_token_and_applied_once(backend: Backend) {
-    let fake = FakeMidtrans::start(SERVER_KEY).await;
-    let Some(server) = start(backend, &fake, hour()).await else {
+    let Some((_fake, server, s)) = shop(backend, hour()).await else {
         return;
     };
-    let s = server.tenant().await;
-    let customer = created(&s, "/v1/customers", json!({"name": "Citra"})).await;
-    let invoice = created(
-        &s,
-        "/v1/invoices",
-        json!({"customer_id": customer, "lines": [{"name": "Internet 50 Mbps", "quantity": 1,
-               "unit_price": 200_000, "tax_rate_bp": 1_100}]}),
-    )
-    .await;
-    let issued = expect(
-        &s,
-        "POST",
-        &format!("/v1/invoices/{invoice}/issue"),
-        json!({}),
-        200,
-    )
-    .await;
-    let number = issued["state"]["number"].as_str().unwrap().to_owned();
+    let (invoice, number) = issued_invoice(&s, 200_000).await;
     let callback = |status: &str| {
         json!({"id": "579c8d61f23fa4ca35e52da4", "external_id": number, "status": status,
                "amount": 222_000, "paid_amount": 222_000, "payment_method": "BANK_TRANSFER",
@@ -679,11 +657,9 @@ async fn xendit_callbacks_are_verified_by_token_and_applied_once(backend: Backen
 }
 
 async fn a_refund_notification_records_the_refund_once_and_leaves_the_order_paid(backend: Backend) {
-    let fake = FakeMidtrans::start(SERVER_KEY).await;
-    let Some(server) = start(backend, &fake, hour()).await else {
+    let Some((fake, server, s)) = shop(backend, hour()).await else {
         return;
     };
-    let s = server.tenant().await;
     let (order_id, session, _) = checked_out(&s).await;
     let (status, _) = notify(&s, &fake.settle(&session)).await;
     assert_eq!(status, 200);
@@ -705,11 +681,9 @@ async fn a_refund_notification_records_the_refund_once_and_leaves_the_order_paid
 }
 
 async fn an_expired_session_is_closed_and_the_next_one_has_a_new_id(backend: Backend) {
-    let fake = FakeMidtrans::start(SERVER_KEY).await;
-    let Some(server) = start(backend, &fake, hour()).await else {
+    let Some((fake, server, s)) = shop(backend, hour()).await else {
         return;
     };
-    let s = server.tenant().await;
     let (order_id, session, _) = checked_out(&s).await;
     let (status, answer) = notify(&s, &fake.transition(&session, "expire", None)).await;
     assert_eq!(
