@@ -242,13 +242,11 @@ fn payment_settings(args: &ServeArgs, file: &FileConfig) -> Result<PaymentSettin
             return Err(format!("payment_provider: `{other}` is not manual or midtrans").into());
         }
     };
-    let (snap, api) = match given(&args.midtrans_environment, &file.midtrans_environment).as_deref()
+    use api::payments::midtrans::MidtransConfig;
+    let environment = match given(&args.midtrans_environment, &file.midtrans_environment).as_deref()
     {
-        None | Some("sandbox") => (
-            "https://app.sandbox.midtrans.com",
-            "https://api.sandbox.midtrans.com",
-        ),
-        Some("production") => ("https://app.midtrans.com", "https://api.midtrans.com"),
+        None | Some("sandbox") => MidtransConfig::sandbox(""),
+        Some("production") => MidtransConfig::production(""),
         Some(other) => {
             return Err(
                 format!("midtrans_environment: `{other}` is not sandbox or production").into(),
@@ -259,9 +257,9 @@ fn payment_settings(args: &ServeArgs, file: &FileConfig) -> Result<PaymentSettin
         secret(&args.midtrans_server_key, &file.midtrans_server_key).map(|key| MidtransSettings {
             server_key: key,
             snap_url: given(&args.midtrans_snap_url, &file.midtrans_snap_url)
-                .unwrap_or_else(|| snap.to_owned()),
+                .unwrap_or_else(|| environment.snap_base_url.clone()),
             api_url: given(&args.midtrans_api_url, &file.midtrans_api_url)
-                .unwrap_or_else(|| api.to_owned()),
+                .unwrap_or_else(|| environment.api_base_url.clone()),
         });
     if provider == SessionProvider::Midtrans && midtrans.is_none() {
         return Err(
@@ -715,5 +713,57 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(ServeSettings::resolve(&zero).is_err());
+    }
+
+    #[test]
+    fn payments_default_to_manual_and_midtrans_needs_its_server_key() {
+        let defaults = ServeSettings::resolve(&ServeArgs::default()).expect("defaults resolve");
+        assert_eq!(defaults.payments.provider, SessionProvider::Manual);
+        assert!(defaults.payments.midtrans.is_none());
+        let without_key = ServeArgs {
+            payment_provider: Some("midtrans".into()),
+            // An empty variable (compose passes unset ones so) is no key.
+            midtrans_server_key: Some(Secret::new("")),
+            ..ServeArgs::default()
+        };
+        assert!(ServeSettings::resolve(&without_key).is_err());
+        let unknown = ServeArgs {
+            payment_provider: Some("paypal".into()),
+            ..ServeArgs::default()
+        };
+        assert!(ServeSettings::resolve(&unknown).is_err());
+    }
+
+    #[test]
+    fn the_midtrans_environment_picks_its_base_urls_and_explicit_urls_win() {
+        let production = ServeArgs {
+            payment_provider: Some("midtrans".into()),
+            midtrans_server_key: Some(Secret::new("Mid-server-key")),
+            midtrans_environment: Some("production".into()),
+            ..ServeArgs::default()
+        };
+        let settings = ServeSettings::resolve(&production).expect("resolves");
+        let midtrans = settings.payments.midtrans.clone().expect("configured");
+        assert_eq!(midtrans.snap_url, "https://app.midtrans.com");
+        assert_eq!(midtrans.api_url, "https://api.midtrans.com");
+        assert!(!format!("{:?}", settings.payments).contains("Mid-server-key"));
+        let local = ServeArgs {
+            midtrans_snap_url: Some("http://127.0.0.1:9000".into()),
+            ..production
+        };
+        let settings = ServeSettings::resolve(&local).expect("resolves");
+        let midtrans = settings.payments.midtrans.expect("configured");
+        assert_eq!(midtrans.snap_url, "http://127.0.0.1:9000");
+        assert_eq!(midtrans.api_url, "https://api.midtrans.com");
+        let sandbox = ServeArgs {
+            midtrans_server_key: Some(Secret::new("SB-Mid-server-key")),
+            ..ServeArgs::default()
+        };
+        let midtrans = ServeSettings::resolve(&sandbox)
+            .expect("resolves")
+            .payments
+            .midtrans
+            .expect("configured");
+        assert_eq!(midtrans.snap_url, "https://app.sandbox.midtrans.com");
     }
 }
