@@ -14,22 +14,19 @@ use std::time::Duration;
 use bus::Bus;
 use chrono::Utc;
 use eventstore::EventStore;
-use schemas::invoices::{InvoiceCommand, InvoiceEvent, InvoiceRecord};
-use schemas::orders::{OrderCommand, OrderEvent, OrderRecord, OrderStatus, PaymentPart};
-use schemas::payments::{Refund, SessionOutcome};
+use schemas::invoices::{InvoiceEvent, InvoiceRecord};
+use schemas::orders::{OrderEvent, OrderRecord, OrderStatus};
 use schemas::{
     CommandEnvelope, CommandId, CommandMetadata, CommandOutcome, StreamId, StreamType, TenantId,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::effects::{self, Command};
 use super::inbox::{self, InboxRow, Settled, Stored};
 use super::sessions::{self, TargetKind};
 use super::{Notification, NotificationError, PaymentProvider, PaymentStatus};
 use crate::Payments;
-
-/// Derives the command ids of notifications: `(tenant, provider, dedupe key)` → one id.
-const NOTIFICATION_NAMESPACE: Uuid = Uuid::from_u128(0x6c0f_5f57_1b1e_4a8e_9d0f_31b2_7a54_c9e3);
 
 /// How long a notification handler waits for its command before answering: the provider
 /// wants an answer within 5 s, and a stored notification whose command is still running is
@@ -184,7 +181,21 @@ impl PaymentDesk {
             }
             Stored::New(row) => match notification {
                 Some(n) => {
-                    let row = self.act(tenant, row, &n, ANSWER_WITHIN, None).await?;
+                    // Stored: whatever happens now, the provider is told so (a 5xx would make it
+                    // retry what the reconciler finishes anyway).
+                    let stored = row.clone();
+                    let row = match self.act(tenant, row, &n, ANSWER_WITHIN, None).await {
+                        Ok(row) => row,
+                        Err(error) => {
+                            tracing::error!(
+                                notification_id = %stored.id,
+                                error = %error,
+                                "payment notification stored but its result not recorded; \
+                                 the reconciler finishes it"
+                            );
+                            stored
+                        }
+                    };
                     Ok(Receipt {
                         row,
                         duplicate: false,
@@ -231,7 +242,7 @@ impl PaymentDesk {
         };
         let now = now_ms();
         inbox::settle(&self.store, &row.id, &settled, reviewed_by, now).await?;
-        if let Some(status) = session_status(&n.status, &settled) {
+        if let Some(status) = effects::session_status(&n.status, &settled) {
             sessions::advance(
                 &self.store,
                 tenant.as_str(),
@@ -330,41 +341,12 @@ impl PaymentDesk {
                         ),
                     )));
                 }
-                paid_command(&target, n, due)
+                effects::paid(target.kind, n, due)
             }
-            PaymentStatus::Failed | PaymentStatus::Expired => {
-                let outcome = if matches!(n.status, PaymentStatus::Expired) {
-                    SessionOutcome::Expired
-                } else {
-                    SessionOutcome::Failed
-                };
-                match target.kind {
-                    TargetKind::Order => Command::Order(OrderCommand::ClosePaymentSession {
-                        session_id: n.session_id.clone(),
-                        outcome,
-                    }),
-                    TargetKind::Invoice => Command::Invoice(InvoiceCommand::ClosePaymentSession {
-                        session_id: n.session_id.clone(),
-                        outcome,
-                    }),
-                }
-            }
-            PaymentStatus::Refunded { amount } => {
-                // The dedupe key names this one refund (a transaction may be refunded in
-                // parts, each its own notification).
-                let refund = Refund {
-                    provider: n.provider.clone(),
-                    reference: n.dedupe_key.clone(),
-                    amount: *amount,
-                    at: n.occurred_at.unwrap_or_else(Utc::now),
-                };
-                match target.kind {
-                    TargetKind::Order => Command::Order(OrderCommand::RecordRefund(refund)),
-                    TargetKind::Invoice => Command::Invoice(InvoiceCommand::RecordRefund(refund)),
-                }
-            }
+            PaymentStatus::Failed | PaymentStatus::Expired => effects::close(target.kind, n),
+            PaymentStatus::Refunded { amount } => effects::refund(target.kind, n, *amount),
         };
-        let command_id = command_id(tenant, &n.provider, &row.dedupe_key);
+        let command_id = effects::command_id(tenant, &n.provider, &row.dedupe_key);
         let Some(answer) = self
             .send(tenant, &target, command_id, &command, &n.provider, wait)
             .await?
@@ -528,63 +510,6 @@ impl PaymentDesk {
             }
         }))
     }
-}
-
-/// The command id of the command a notification sends.
-pub(crate) fn command_id(tenant: &TenantId, provider: &str, dedupe_key: &str) -> CommandId {
-    CommandId::from_uuid(Uuid::new_v5(
-        &NOTIFICATION_NAMESPACE,
-        format!("{tenant}:{provider}:{dedupe_key}").as_bytes(),
-    ))
-}
-
-fn paid_command(target: &Target, n: &Notification, amount: i64) -> Command {
-    let reference = n
-        .transaction_id
-        .clone()
-        .unwrap_or_else(|| n.session_id.clone());
-    let paid_at = n.occurred_at.unwrap_or_else(Utc::now);
-    let channel = n.channel.clone().unwrap_or_else(|| n.provider.clone());
-    match target.kind {
-        TargetKind::Order => Command::Order(OrderCommand::MarkPaid {
-            provider: n.provider.clone(),
-            reference: Some(reference.clone()),
-            payments: vec![PaymentPart {
-                channel,
-                amount,
-                reference: Some(reference),
-            }],
-            paid_at,
-        }),
-        TargetKind::Invoice => {
-            Command::Invoice(InvoiceCommand::RecordPayment(schemas::invoices::Payment {
-                method: n.provider.clone(),
-                reference: reference.clone(),
-                amount,
-                paid_at,
-                provider_transaction_id: Some(reference),
-            }))
-        }
-    }
-}
-
-/// The session status a settled notification moves its session to.
-fn session_status(status: &PaymentStatus, settled: &Settled) -> Option<&'static str> {
-    match (status, settled.status) {
-        // The provider holds the money whatever we made of it (applied, already applied,
-        // refused by the order, a different amount): the session is paid, not pending.
-        (_, "not_found" | "received") => None,
-        (PaymentStatus::Paid, _) => Some("paid"),
-        (PaymentStatus::Expired, "applied" | "ignored") => Some("expired"),
-        (PaymentStatus::Failed, "applied" | "ignored") => Some("failed"),
-        _ => None,
-    }
-}
-
-#[derive(Debug)]
-enum Command {
-    Order(OrderCommand),
-    Invoice(InvoiceCommand),
 }
 
 #[derive(Debug)]

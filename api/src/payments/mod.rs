@@ -5,6 +5,7 @@
 
 mod amount;
 pub(crate) mod desk;
+mod effects;
 mod inbox;
 pub mod midtrans;
 pub(crate) mod open;
