@@ -176,7 +176,7 @@ pub(crate) async fn find(
 ) -> Result<Option<InboxRow>, sqlx::Error> {
     let sql =
         format!("SELECT {COLUMNS} FROM payment_notifications WHERE tenant_id = $1 AND id = $2");
-    on_writer!(
+    on_reader!(
         store,
         fetch_optional,
         sqlx::query_as::<_, InboxRow>(&sql)

@@ -67,7 +67,7 @@ pub(crate) async fn next_attempt(
     target_id: &str,
     provider: &str,
 ) -> Result<i64, sqlx::Error> {
-    let last: Option<i64> = on_writer!(
+    let last: Option<i64> = on_reader!(
         store,
         fetch_one,
         sqlx::query_scalar(
@@ -119,7 +119,7 @@ pub(crate) async fn find(
 ) -> Result<Option<SessionRow>, sqlx::Error> {
     let sql =
         format!("SELECT {COLUMNS} FROM payment_sessions WHERE provider = $1 AND session_id = $2");
-    on_writer!(
+    on_reader!(
         store,
         fetch_optional,
         sqlx::query_as::<_, SessionRow>(&sql)
