@@ -7,7 +7,7 @@
 //! stand-in ([`FakeMidtrans`]), one product, and `N` orders checked out over HTTP by concurrent
 //! clients; each has a session whose id is the Midtrans `order_id`. The stand-in then settles
 //! every order and, after that, moves it back to `pending`: the signed bodies Midtrans would
-//! post.
+//! post. The run waits for the projectors to catch up with the checkouts before it times.
 //!
 //! - `notifications`: every order's settlement delivered `1 + K` times and its late `pending`
 //!   once, shuffled so that redeliveries interleave (each `pending` placed after its order's
@@ -218,6 +218,12 @@ async fn subject(
             "{}: orders checked out with Midtrans sessions",
             kind.name()
         );
+        let waited = caught_up(&store).await?;
+        tracing::info!(
+            seconds = waited.as_secs_f64(),
+            "{}: projectors caught up with the checkouts",
+            kind.name()
+        );
         let deliveries = Arc::new(plan(&fake, &orders, config.duplicates)?);
         let (sample, answers) = deliver(&server.client, &deliveries, config.clients).await?;
         let mut row = sample.row("notifications", &subject);
@@ -251,6 +257,44 @@ async fn subject(
     tracing::info!(row = ?rows.last(), "notifications: {raw_subject}");
     Ok((rows, deliveries))
 }
+
+/// Waits (up to [`CATCH_UP`]) until the projectors are done with the checkouts, so that their
+/// read-model work is not measured with the notifications: every projector at the head of the
+/// log, or none of them moving for two seconds (a projector's checkpoint need not reach the
+/// head when the last events are none of its own). How long it took.
+async fn caught_up(store: &EventStore) -> Result<Duration, BoxError> {
+    let started = Instant::now();
+    let (mut last, mut still_since) = (Vec::new(), Instant::now());
+    loop {
+        let head = store.head_position().await?;
+        let statuses = store.projection_statuses().await?;
+        if let Some(s) = statuses.iter().find(|s| s.error.is_some()) {
+            return Err(format!("projector {} stopped: {:?}", s.name, s.error).into());
+        }
+        let positions: Vec<i64> = statuses
+            .iter()
+            .map(|s| s.checkpoint.global_position)
+            .chain([head])
+            .collect();
+        if positions != last {
+            (last, still_since) = (positions, Instant::now());
+        }
+        let at_head = statuses
+            .iter()
+            .all(|s| s.checkpoint.global_position >= head);
+        if at_head || still_since.elapsed() >= Duration::from_secs(2) {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > CATCH_UP {
+            tracing::warn!("the projectors are still busy with the checkouts; measuring anyway");
+            return Ok(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// How long the projectors may take to catch up with the checkouts.
+const CATCH_UP: Duration = Duration::from_secs(300);
 
 /// Checkouts open Midtrans sessions with `fake`, which also answers status checks.
 fn settings(fake: &FakeMidtrans) -> PaymentSettings {
