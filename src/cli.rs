@@ -293,6 +293,9 @@ pub enum BenchSuite {
     /// The monthly billing run over many subscriptions, embedded and distributed, beside raw
     /// inserts and a peer library; partner lookups over the invoices it issued.
     Billing(BillingBenchArgs),
+    /// Midtrans notifications end to end (verify → inbox → command → paid) with duplicates
+    /// mixed in, embedded and distributed, beside a raw inbox in SQL and a peer library.
+    Payments(PaymentsBenchArgs),
 }
 
 /// `catat bench billing`.
@@ -318,6 +321,32 @@ pub struct BillingBenchArgs {
     pub lookups: Option<usize>,
     /// Concurrent clients in the partner lookup case.
     #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+}
+
+/// `catat bench payments`.
+#[derive(Debug, Clone, Args)]
+pub struct PaymentsBenchArgs {
+    /// PostgreSQL for the distributed case; the bench works in schemas of its own and drops them.
+    #[arg(long, env = "CATAT_DATABASE_URL")]
+    pub database_url: crate::Secret,
+    /// NATS for the distributed case.
+    #[arg(long, env = "CATAT_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: crate::Secret,
+    /// Where to write the JSON results; a markdown table is written beside it (`.md`).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A short run (under a minute).
+    #[arg(long)]
+    pub quick: bool,
+    /// Orders checked out and paid by notification (default 2,000; 200 with --quick).
+    #[arg(long)]
+    pub orders: Option<usize>,
+    /// Redeliveries of every settlement notification, beside the first delivery.
+    #[arg(long, default_value_t = 2)]
+    pub duplicates: usize,
+    /// Concurrent clients posting notifications.
+    #[arg(long, default_value_t = 32)]
     pub clients: usize,
 }
 

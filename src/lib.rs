@@ -109,6 +109,7 @@ pub async fn run(cli: cli::Cli) -> Result<(), BoxError> {
             cli::BenchSuite::Commands(args) => bench::commands::run(args).await,
             cli::BenchSuite::Auth(args) => bench::auth::run(args).await,
             cli::BenchSuite::Billing(args) => bench::billing::run(args).await,
+            cli::BenchSuite::Payments(args) => bench::payments::run(args).await,
         },
     }
 }

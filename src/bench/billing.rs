@@ -32,7 +32,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bus::Bus;
@@ -53,7 +53,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 use workers::{BILLING_IN_FLIGHT, BillingContext, RunSummary, run_billing};
 
-use super::measure::{self, Machine, Ratio, Report, Row, Sample};
+use super::measure::{self, Machine, Ratio, Report, Row, Sample, drain};
 use super::peer;
 use super::server::BenchServer;
 use super::store::Schemas;
@@ -539,40 +539,6 @@ async fn generate(store: &EventStore, plan: &Plan) -> Result<(), BoxError> {
         "subscriptions appended"
     );
     Ok(())
-}
-
-/// Runs `op(i)` for every `i` in `0..n`, `workers` at a time, each call timed.
-async fn drain<F, Fut>(workers: usize, n: usize, op: F) -> Result<Sample, BoxError>
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), BoxError>> + Send,
-{
-    let next = Arc::new(AtomicUsize::new(0));
-    let op = Arc::new(op);
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(workers);
-    for _ in 0..workers.max(1) {
-        let (next, op) = (next.clone(), op.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    return Ok::<_, BoxError>(latencies);
-                }
-                let t = Instant::now();
-                op(i).await?;
-                latencies.push(t.elapsed());
-            }
-        }));
-    }
-    let mut latencies = Vec::with_capacity(n);
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let wall = started.elapsed();
-    let ops = latencies.len() as u64;
-    Ok(Sample::new(latencies, ops, wall))
 }
 
 /// The peer: subscription `k`'s invoice as one event of a new `postgres-es` aggregate.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -144,6 +145,40 @@ where
         }));
     }
     let mut latencies = Vec::with_capacity(workers * per_worker);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let wall = started.elapsed();
+    let ops = latencies.len() as u64;
+    Ok(Sample::new(latencies, ops, wall))
+}
+
+/// Runs `op(i)` for every `i` in `0..n`, `workers` at a time, each call timed.
+pub async fn drain<F, Fut>(workers: usize, n: usize, op: F) -> Result<Sample, BoxError>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), BoxError>> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let op = Arc::new(op);
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(workers);
+    for _ in 0..workers.max(1) {
+        let (next, op) = (next.clone(), op.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return Ok::<_, BoxError>(latencies);
+                }
+                let t = Instant::now();
+                op(i).await?;
+                latencies.push(t.elapsed());
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(n);
     for task in tasks {
         latencies.extend(task.await??);
     }

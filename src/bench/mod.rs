@@ -7,6 +7,7 @@ pub mod commands;
 pub mod measure;
 mod orders;
 mod orders_list;
+pub mod payments;
 mod peer;
 mod server;
 pub mod store;

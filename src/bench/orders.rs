@@ -43,7 +43,12 @@ impl Caller {
     }
 
     /// `POST path`, which must answer `status`; the answer's body.
-    async fn command(&self, path: &str, body: &Value, status: u16) -> Result<Value, BoxError> {
+    pub(super) async fn command(
+        &self,
+        path: &str,
+        body: &Value,
+        status: u16,
+    ) -> Result<Value, BoxError> {
         let headers = [("authorization", self.authorization.as_str())];
         let r = self.client.post_json(path, body, &headers).await?;
         if r.status != status {
@@ -58,7 +63,7 @@ impl Caller {
     }
 
     /// `POST path` that must create something (201); its id.
-    async fn create(&self, path: &str, body: &Value) -> Result<String, BoxError> {
+    pub(super) async fn create(&self, path: &str, body: &Value) -> Result<String, BoxError> {
         self.command(path, body, 201).await?["id"]
             .as_str()
             .map(str::to_owned)

@@ -3,7 +3,7 @@
 //! so both libraries are measured at the same layer (no aggregate load on either side).
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
+use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
 use cqrs_es::{Aggregate, DomainEvent};
 use postgres_es::PostgresEventRepository;
 use serde::{Deserialize, Serialize};
@@ -168,4 +168,71 @@ pub async fn append_invoice(
     );
     repo.persist::<BenchInvoice>(&[serialized], None).await?;
     Ok(())
+}
+
+/// A minimal paid order, for the payments bench's peer row: one event per order paid.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct BenchPayment {
+    paid: bool,
+}
+
+/// The one event: an order paid, with the notification that paid it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderPaid(pub Value);
+
+impl DomainEvent for OrderPaid {
+    fn event_type(&self) -> String {
+        "order.paid".to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        "1".to_owned()
+    }
+}
+
+impl Aggregate for BenchPayment {
+    const TYPE: &'static str = "order_payment";
+    type Command = Value;
+    type Event = OrderPaid;
+    type Error = BenchOrderError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        sink.write(OrderPaid(command), self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, _event: Self::Event) {
+        self.paid = true;
+    }
+}
+
+/// Persists an order's "paid" event as its first, through the peer's repository: true when it
+/// was appended, false when the order already had it (the unique sequence refused a second).
+pub async fn append_paid(
+    repo: &PostgresEventRepository,
+    aggregate_id: &str,
+    payload: Value,
+    metadata: Value,
+) -> Result<bool, BoxError> {
+    let event = OrderPaid(payload);
+    let serialized = SerializedEvent::new(
+        aggregate_id.to_owned(),
+        1,
+        BenchPayment::TYPE.to_owned(),
+        event.event_type(),
+        event.event_version(),
+        serde_json::to_value(&event)?,
+        metadata,
+    );
+    match repo.persist::<BenchPayment>(&[serialized], None).await {
+        Ok(()) => Ok(true),
+        Err(PersistenceError::OptimisticLockError) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
 }

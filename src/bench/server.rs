@@ -7,7 +7,7 @@ use bus::Bus;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::Role;
-use crate::config::{FileSettings, ServeSettings, StoreSettings, TokenKeySource};
+use crate::config::{FileSettings, PaymentSettings, ServeSettings, StoreSettings, TokenKeySource};
 use crate::http::HttpClient;
 use crate::serve::{Domain, serve, serve_on};
 use crate::{BoxError, Secret};
@@ -32,7 +32,25 @@ impl BenchServer {
         nats_url: Option<Secret>,
         domain: Domain,
     ) -> Result<Self, BoxError> {
-        Self::start_with(database_url, nats_url, None, domain).await
+        Self::start_with(
+            database_url,
+            nats_url,
+            None,
+            domain,
+            PaymentSettings::default(),
+        )
+        .await
+    }
+
+    /// Starts every role on `database_url` (and NATS, when given) with `domain`, its payment
+    /// providers as `payments` says (e.g. Midtrans against a local stand-in).
+    pub(crate) async fn start_paying(
+        database_url: String,
+        nats_url: Option<Secret>,
+        domain: Domain,
+        payments: PaymentSettings,
+    ) -> Result<Self, BoxError> {
+        Self::start_with(database_url, nats_url, None, domain, payments).await
     }
 
     /// Starts every role on `database_url` with `domain`, its command service on `bus` (which
@@ -42,7 +60,14 @@ impl BenchServer {
         bus: Bus,
         domain: Domain,
     ) -> Result<Self, BoxError> {
-        Self::start_with(database_url, None, Some(bus), domain).await
+        Self::start_with(
+            database_url,
+            None,
+            Some(bus),
+            domain,
+            PaymentSettings::default(),
+        )
+        .await
     }
 
     async fn start_with(
@@ -50,6 +75,7 @@ impl BenchServer {
         nats_url: Option<Secret>,
         bus: Option<Bus>,
         domain: Domain,
+        payments: PaymentSettings,
     ) -> Result<Self, BoxError> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let client = HttpClient::new(format!("http://{}", listener.local_addr()?));
@@ -68,7 +94,7 @@ impl BenchServer {
             trusted_proxies: Vec::new(),
             bootstrap: (None, Some(Secret::new(OWNER_PASSWORD))),
             files: FileSettings::default(),
-            payments: crate::config::PaymentSettings::default(),
+            payments,
         };
         let shutdown = CancellationToken::new();
         let task = match bus {
