@@ -551,7 +551,12 @@ async fn append_peer(pool: PgPool, plan: &Arc<Plan>, workers: usize) -> Result<S
             let (_, payload) = plan.invoice(k)?;
             let metadata = serde_json::to_value(metadata())?;
             let id = uuid::Uuid::now_v7().to_string();
-            peer::append_invoice(&repo, &id, payload, metadata).await
+            // A new id each time: the peer never finds one there already.
+            if peer::append_first::<peer::InvoiceCreated>(&repo, &id, payload, metadata).await? {
+                Ok(())
+            } else {
+                Err(format!("the peer already had invoice {id}").into())
+            }
         }
     })
     .await

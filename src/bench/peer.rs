@@ -107,82 +107,53 @@ pub async fn append(
     Ok(())
 }
 
-/// A minimal invoice aggregate, for the billing bench's peer row: one event per invoice.
+/// What a one-event aggregate of the peer is: its aggregate type and its one event type.
+pub trait FirstEventKind: std::fmt::Debug + Default + Clone + PartialEq + Send + Sync {
+    /// The aggregate type.
+    const AGGREGATE: &'static str;
+    /// The event type.
+    const EVENT: &'static str;
+}
+
+/// The billing bench's peer row: an invoice created, with the payload catat's invoice command
+/// carries.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct InvoiceCreated;
+
+impl FirstEventKind for InvoiceCreated {
+    const AGGREGATE: &'static str = "invoice";
+    const EVENT: &'static str = "invoice.created";
+}
+
+/// The payments bench's peer row: an order paid, with the notification that paid it.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct OrderPaid;
+
+impl FirstEventKind for OrderPaid {
+    const AGGREGATE: &'static str = "order_payment";
+    const EVENT: &'static str = "order.paid";
+}
+
+/// A minimal aggregate of one event of kind `K`, for the peer rows of the billing and payments
+/// benches.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct BenchInvoice {
-    created: bool,
+pub struct FirstEventAggregate<K> {
+    recorded: bool,
+    #[serde(skip)]
+    kind: std::marker::PhantomData<K>,
 }
 
-/// The one event: an invoice created, with the payload catat's invoice command carries.
+/// The one event, with its payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InvoiceCreated(pub Value);
-
-impl DomainEvent for InvoiceCreated {
-    fn event_type(&self) -> String {
-        "invoice.created".to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        "1".to_owned()
-    }
-}
-
-impl Aggregate for BenchInvoice {
-    const TYPE: &'static str = "invoice";
-    type Command = Value;
-    type Event = InvoiceCreated;
-    type Error = BenchOrderError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        sink.write(InvoiceCreated(command), self).await;
-        Ok(())
-    }
-
-    fn apply(&mut self, _event: Self::Event) {
-        self.created = true;
-    }
-}
-
-/// Persists an invoice's first event through the peer's repository.
-pub async fn append_invoice(
-    repo: &PostgresEventRepository,
-    aggregate_id: &str,
+pub struct FirstEvent<K> {
     payload: Value,
-    metadata: Value,
-) -> Result<(), BoxError> {
-    let event = InvoiceCreated(payload);
-    let serialized = SerializedEvent::new(
-        aggregate_id.to_owned(),
-        1,
-        BenchInvoice::TYPE.to_owned(),
-        event.event_type(),
-        event.event_version(),
-        serde_json::to_value(&event)?,
-        metadata,
-    );
-    repo.persist::<BenchInvoice>(&[serialized], None).await?;
-    Ok(())
+    #[serde(skip)]
+    kind: std::marker::PhantomData<K>,
 }
 
-/// A minimal paid order, for the payments bench's peer row: one event per order paid.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct BenchPayment {
-    paid: bool,
-}
-
-/// The one event: an order paid, with the notification that paid it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OrderPaid(pub Value);
-
-impl DomainEvent for OrderPaid {
+impl<K: FirstEventKind> DomainEvent for FirstEvent<K> {
     fn event_type(&self) -> String {
-        "order.paid".to_owned()
+        K::EVENT.to_owned()
     }
 
     fn event_version(&self) -> String {
@@ -190,10 +161,10 @@ impl DomainEvent for OrderPaid {
     }
 }
 
-impl Aggregate for BenchPayment {
-    const TYPE: &'static str = "order_payment";
+impl<K: FirstEventKind> Aggregate for FirstEventAggregate<K> {
+    const TYPE: &'static str = K::AGGREGATE;
     type Command = Value;
-    type Event = OrderPaid;
+    type Event = FirstEvent<K>;
     type Error = BenchOrderError;
     type Services = ();
 
@@ -203,34 +174,44 @@ impl Aggregate for BenchPayment {
         _services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        sink.write(OrderPaid(command), self).await;
+        let event = FirstEvent {
+            payload: command,
+            kind: std::marker::PhantomData,
+        };
+        sink.write(event, self).await;
         Ok(())
     }
 
     fn apply(&mut self, _event: Self::Event) {
-        self.paid = true;
+        self.recorded = true;
     }
 }
 
-/// Persists an order's "paid" event as its first, through the peer's repository: true when it
-/// was appended, false when the order already had it (the unique sequence refused a second).
-pub async fn append_paid(
+/// Persists an aggregate's first event of kind `K` through the peer's repository: true when it
+/// was appended, false when the aggregate already had it (the unique sequence refused a second).
+pub async fn append_first<K: FirstEventKind>(
     repo: &PostgresEventRepository,
     aggregate_id: &str,
     payload: Value,
     metadata: Value,
 ) -> Result<bool, BoxError> {
-    let event = OrderPaid(payload);
+    let event = FirstEvent::<K> {
+        payload,
+        kind: std::marker::PhantomData,
+    };
     let serialized = SerializedEvent::new(
         aggregate_id.to_owned(),
         1,
-        BenchPayment::TYPE.to_owned(),
+        K::AGGREGATE.to_owned(),
         event.event_type(),
         event.event_version(),
         serde_json::to_value(&event)?,
         metadata,
     );
-    match repo.persist::<BenchPayment>(&[serialized], None).await {
+    match repo
+        .persist::<FirstEventAggregate<K>>(&[serialized], None)
+        .await
+    {
         Ok(()) => Ok(true),
         Err(PersistenceError::OptimisticLockError) => Ok(false),
         Err(err) => Err(err.into()),

@@ -227,7 +227,7 @@ pub(super) async fn peer(
                 "dedupe_key": n.dedupe_key,
             });
             let metadata = json!({"actor": "bench"});
-            if peer::append_paid(&repo, &n.order_id, payload, metadata).await? {
+            if peer::append_first::<peer::OrderPaid>(&repo, &n.order_id, payload, metadata).await? {
                 counted.0.fetch_add(1, Ordering::Relaxed);
             } else {
                 counted.1.fetch_add(1, Ordering::Relaxed);
