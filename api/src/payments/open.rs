@@ -55,8 +55,9 @@ pub(crate) async fn open_session(
     retry_path: &str,
 ) -> Result<PaymentSession, ApiError> {
     let provider = state.payments.provider.clone();
-    // The manual provider is never notified and has nothing to reconcile: no session row.
-    let tracked = provider.name() != "manual";
+    // A provider without a status API (the manual one) is never notified or reconciled:
+    // nothing needs its session row.
+    let tracked = provider.checks_status();
     let started = now_ms();
     let mut session_id = request.reference.clone();
     if tracked {
