@@ -23,8 +23,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::effects::{self, Command};
-use super::inbox::{self, InboxRow, Settled, Stored};
-use super::sessions::{self, TargetKind};
+use super::inbox::{self, InboxRow, Settled, Status, Stored};
+use super::sessions::{self, SessionRow, TargetKind};
 use super::{Notification, NotificationError, PaymentProvider, PaymentStatus};
 use crate::Payments;
 
@@ -98,14 +98,14 @@ impl PaymentDesk {
     ) -> Result<Receipt, sqlx::Error> {
         // A session of ours names its tenant (tenants may share one merchant account and its
         // one notification URL); otherwise the request's tenant stands.
-        let mut tenant = tenant.clone();
-        if let Verified::Valid(n) = &verified
-            && let Some(session) = sessions::find(&self.store, provider, &n.session_id).await?
-            && let Ok(owner) = TenantId::parse(&session.tenant_id)
-        {
-            tenant = owner;
-        }
-        let tenant = &tenant;
+        let session = match &verified {
+            Verified::Valid(n) => sessions::find(&self.store, provider, &n.session_id).await?,
+            _ => None,
+        };
+        let tenant = &session
+            .as_ref()
+            .and_then(|s| TenantId::parse(&s.tenant_id).ok())
+            .unwrap_or_else(|| tenant.clone());
         let id = Uuid::now_v7().to_string();
         let now = now_ms();
         let (verification, notification, outcome) = match verified {
@@ -149,10 +149,11 @@ impl PaymentDesk {
             target_type: None,
             target_id: None,
             status: if notification.is_some() {
-                "received"
+                Status::Received
             } else {
-                "rejected"
+                Status::Rejected
             }
+            .as_str()
             .to_owned(),
             flag: None,
             outcome,
@@ -184,7 +185,8 @@ impl PaymentDesk {
                     // Stored: whatever happens now, the provider is told so (a 5xx would make it
                     // retry what the reconciler finishes anyway).
                     let stored = row.clone();
-                    let row = match self.act(tenant, row, &n, ANSWER_WITHIN, None).await {
+                    let acted = self.act(tenant, row, &n, session, ANSWER_WITHIN, None);
+                    let row = match acted.await {
                         Ok(row) => row,
                         Err(error) => {
                             tracing::error!(
@@ -218,17 +220,20 @@ impl PaymentDesk {
     }
 
     /// Acts on a stored, verified notification and records the result on its row (returned as
-    /// it now stands). A command that does not answer in `wait` leaves the row `received` for
-    /// the reconciler.
+    /// it now stands). `session` is the notification's session when the caller has already
+    /// looked it up (else it is looked up here). A command that does not answer in `wait` leaves
+    /// the row `received` for the reconciler.
     pub(crate) async fn act(
         &self,
         tenant: &TenantId,
         mut row: InboxRow,
         n: &Notification,
+        session: Option<SessionRow>,
         wait: Duration,
         reviewed_by: Option<&str>,
     ) -> Result<InboxRow, sqlx::Error> {
-        let settled = match self.decide(tenant, &row, n, wait.min(self.deadline)).await {
+        let decided = self.decide(tenant, &row, n, session, wait.min(self.deadline));
+        let settled = match decided.await {
             Ok(Some(settled)) => settled,
             Ok(None) => return Ok(row),
             Err(error) => {
@@ -258,12 +263,12 @@ impl PaymentDesk {
             provider = %n.provider,
             session_id = %n.session_id,
             transaction_status = %n.raw_status,
-            status = settled.status,
+            status = settled.status.as_str(),
             flag = settled.flag.as_deref().unwrap_or(""),
             outcome = %settled.outcome,
             "payment notification acted on"
         );
-        row.status = settled.status.to_owned();
+        row.status = settled.status.as_str().to_owned();
         row.flag = settled.flag;
         row.outcome = Some(settled.outcome);
         if let Some((t, i)) = settled.target {
@@ -283,11 +288,12 @@ impl PaymentDesk {
         tenant: &TenantId,
         row: &InboxRow,
         n: &Notification,
+        session: Option<SessionRow>,
         wait: Duration,
     ) -> Result<Option<Settled>, DeskError> {
-        let Some(target) = self.target(tenant, n).await? else {
+        let Some(target) = self.target(tenant, n, session).await? else {
             return Ok(Some(Settled {
-                status: "not_found",
+                status: Status::NotFound,
                 flag: None,
                 outcome: format!("no order or invoice has payment session {}", n.session_id),
                 target: None,
@@ -298,7 +304,7 @@ impl PaymentDesk {
             target.kind.as_str().to_owned(),
             target.id.as_str().to_owned(),
         ));
-        let done = |status: &'static str, flag: Option<&str>, outcome: String| Settled {
+        let done = |status: Status, flag: Option<&str>, outcome: String| Settled {
             status,
             flag: flag.map(str::to_owned),
             outcome,
@@ -308,14 +314,14 @@ impl PaymentDesk {
         let command = match &n.status {
             PaymentStatus::Pending => {
                 return Ok(Some(done(
-                    "ignored",
+                    Status::Ignored,
                     None,
                     "pending at the provider: nothing to change".into(),
                 )));
             }
             PaymentStatus::Held => {
                 return Ok(Some(done(
-                    "held",
+                    Status::Held,
                     None,
                     format!(
                         "{} ({}): held for staff review",
@@ -331,7 +337,7 @@ impl PaymentDesk {
                 };
                 if n.amount != Some(due) {
                     return Ok(Some(done(
-                        "flagged",
+                        Status::Flagged,
                         Some("AMOUNT_MISMATCH"),
                         format!(
                             "{} asked, {} notified: not applied",
@@ -354,14 +360,14 @@ impl PaymentDesk {
             return Ok(None);
         };
         let mut settled = match answer {
-            Answer::Changed => done("applied", None, format!("{}: applied", n.raw_status)),
+            Answer::Changed => done(Status::Applied, None, format!("{}: applied", n.raw_status)),
             Answer::Unchanged => done(
-                "ignored",
+                Status::Ignored,
                 None,
                 format!("{}: nothing to change (already done)", n.raw_status),
             ),
             Answer::Refused { code, detail } => done(
-                "flagged",
+                Status::Flagged,
                 Some(&code),
                 format!(
                     "{}: refused by the {}: {detail}",
@@ -380,8 +386,13 @@ impl PaymentDesk {
         &self,
         tenant: &TenantId,
         n: &Notification,
+        session: Option<SessionRow>,
     ) -> Result<Option<Target>, DeskError> {
-        if let Some(session) = sessions::find(&self.store, &n.provider, &n.session_id).await?
+        let session = match session {
+            Some(known) => Some(known),
+            None => sessions::find(&self.store, &n.provider, &n.session_id).await?,
+        };
+        if let Some(session) = session
             && session.tenant_id == tenant.as_str()
             && let (Some(kind), Ok(id)) = (session.kind(), StreamId::parse(&session.target_id))
         {

@@ -8,7 +8,7 @@ use schemas::payments::{Refund, SessionOutcome};
 use schemas::{CommandId, TenantId};
 use uuid::Uuid;
 
-use super::inbox::Settled;
+use super::inbox::{Settled, Status};
 use super::sessions::TargetKind;
 use super::{Notification, PaymentStatus};
 
@@ -98,13 +98,14 @@ pub(crate) fn refund(kind: TargetKind, n: &Notification, amount: i64) -> Command
 
 /// The session status a settled notification moves its session to.
 pub(crate) fn session_status(status: &PaymentStatus, settled: &Settled) -> Option<&'static str> {
+    use Status::{Applied, Ignored, NotFound, Received};
     match (status, settled.status) {
-        (_, "not_found" | "received") => None,
+        (_, NotFound | Received) => None,
         // The provider holds the money whatever we made of it (applied, already applied,
         // refused by the order, a different amount): the session is paid, not pending.
         (PaymentStatus::Paid, _) => Some("paid"),
-        (PaymentStatus::Expired, "applied" | "ignored") => Some("expired"),
-        (PaymentStatus::Failed, "applied" | "ignored") => Some("failed"),
+        (PaymentStatus::Expired, Applied | Ignored) => Some("expired"),
+        (PaymentStatus::Failed, Applied | Ignored) => Some("failed"),
         _ => None,
     }
 }

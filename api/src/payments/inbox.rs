@@ -57,6 +57,48 @@ const COLUMNS: &str = "id, tenant_id, provider, dedupe_key, source, verification
                        target_type, target_id, status, flag, outcome, command_id, deliveries, \
                        received_at, last_delivery_at, updated_at, reviewed_by, reconciled_at";
 
+/// What became of a notification (the `status` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Status {
+    /// Stored, not acted on yet (or its command did not answer in time).
+    Received,
+    /// Its command changed the order or invoice.
+    Applied,
+    /// Nothing to change: a duplicate transaction, a late `pending` or `expire`.
+    Ignored,
+    /// Waiting for staff review (a challenged payment).
+    Held,
+    /// Not applied; staff should look (`flag` says why).
+    Flagged,
+    /// It did not verify.
+    Rejected,
+    /// About no order or invoice of ours.
+    NotFound,
+}
+
+impl Status {
+    /// The column's value.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Applied => "applied",
+            Self::Ignored => "ignored",
+            Self::Held => "held",
+            Self::Flagged => "flagged",
+            Self::Rejected => "rejected",
+            Self::NotFound => "not_found",
+        }
+    }
+}
+
+impl InboxRow {
+    /// Whether the row stands at `status`.
+    pub(crate) fn is(&self, status: Status) -> bool {
+        self.status == status.as_str()
+    }
+}
+
 /// What storing a notification found.
 #[derive(Debug)]
 pub(crate) enum Stored {
@@ -117,7 +159,7 @@ pub(crate) async fn store(store: &EventStore, row: &InboxRow) -> Result<Stored, 
 /// What acting on a notification came to.
 #[derive(Debug, Clone)]
 pub(crate) struct Settled {
-    pub(crate) status: &'static str,
+    pub(crate) status: Status,
     pub(crate) flag: Option<String>,
     pub(crate) outcome: String,
     pub(crate) target: Option<(String, String)>,
@@ -145,7 +187,7 @@ pub(crate) async fn settle(
              updated_at = $9 WHERE id = $1"
         )
         .bind(id)
-        .bind(settled.status)
+        .bind(settled.status.as_str())
         .bind(&settled.flag)
         .bind(&settled.outcome)
         .bind(target_type)

@@ -15,7 +15,7 @@ use schemas::TenantId;
 use serde_json::json;
 
 use super::desk::{PaymentDesk, Verified, now_ms};
-use super::inbox::{self, InboxRow};
+use super::inbox::{self, InboxRow, Status};
 use super::sessions::{self, SessionRow};
 use super::{Notification, PaymentStatus};
 
@@ -84,10 +84,10 @@ impl Reconciler {
         let Some(notification) = parsed else {
             return Ok(0);
         };
-        if row.status == "received" {
+        if row.is(Status::Received) {
             tracing::info!(notification_id = %row.id, "finishing a payment notification left unapplied");
             self.desk
-                .act(&tenant, row, &notification, self.desk.deadline, None)
+                .act(&tenant, row, &notification, None, self.desk.deadline, None)
                 .await?;
             return Ok(1);
         }
@@ -166,10 +166,17 @@ impl Reconciler {
                 Verified::Valid(Box::new(notification.clone())),
             )
             .await?;
-        if receipt.duplicate && receipt.row.status == "received" {
+        if receipt.duplicate && receipt.row.is(Status::Received) {
             // Stored before and never finished: finish it now.
             self.desk
-                .act(tenant, receipt.row, &notification, self.desk.deadline, None)
+                .act(
+                    tenant,
+                    receipt.row,
+                    &notification,
+                    None,
+                    self.desk.deadline,
+                    None,
+                )
                 .await?;
         }
         Ok(1)

@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::desk::{PaymentDesk, Verified};
-use super::inbox::{self, InboxRow, ListFilter};
+use super::inbox::{self, InboxRow, ListFilter, Status};
 use super::{Notification, PaymentStatus};
 use crate::auth::{Access, Caller, Routes};
 use crate::body::Params;
@@ -39,11 +39,11 @@ pub(crate) fn desk(state: &AppState) -> PaymentDesk {
 
 /// The tenant a notification is for: `?tenant=` (a provider's notification URL can carry it),
 /// else the caller's (`X-Tenant-Id`, default `default`).
-fn tenant_of(caller: &Caller, query: Option<&str>) -> Result<TenantId, ApiError> {
+fn tenant_of(caller: &Caller, query: &[(String, String)]) -> Result<TenantId, ApiError> {
     let given = query
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .find_map(|pair| pair.strip_prefix("tenant=").map(|t| t.to_owned()));
+        .iter()
+        .find(|(k, _)| k == "tenant")
+        .map(|(_, v)| v.clone());
     match given {
         Some(t) => TenantId::parse(t)
             .map_err(|_| ApiError::refused(400, "INVALID_TENANT", "tenant is not a tenant id")),
@@ -80,7 +80,7 @@ async fn receive(
     state: &AppState,
     provider: &str,
     caller: &Caller,
-    query: Option<&str>,
+    query: &[(String, String)],
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
@@ -128,7 +128,7 @@ async fn receive(
     if let Some((status, code, detail)) = verification {
         return Err(ApiError::refused(status, code, detail));
     }
-    if receipt.row.status == "not_found" {
+    if receipt.row.is(Status::NotFound) {
         return Err(ApiError::not_found(
             "PAYMENT_TARGET_NOT_FOUND",
             format!(
@@ -149,58 +149,24 @@ async fn receive(
 async fn midtrans(
     State(state): State<AppState>,
     caller: Caller,
-    RawQuery(query): RawQuery,
+    Params(query): Pairs,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    receive(
-        &state,
-        "midtrans",
-        &caller,
-        query.as_deref(),
-        &headers,
-        &body,
-    )
-    .await
+    receive(&state, "midtrans", &caller, &query, &headers, &body).await
 }
 
 async fn xendit(
     State(state): State<AppState>,
     caller: Caller,
-    RawQuery(query): RawQuery,
+    Params(query): Pairs,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    receive(&state, "xendit", &caller, query.as_deref(), &headers, &body).await
+    receive(&state, "xendit", &caller, &query, &headers, &body).await
 }
 
 const STATUSES: &str = "received, applied, ignored, held, flagged, rejected, not_found";
-
-#[derive(Debug, Clone, Copy, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum InboxStatus {
-    Received,
-    Applied,
-    Ignored,
-    Held,
-    Flagged,
-    Rejected,
-    NotFound,
-}
-
-impl InboxStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Received => "received",
-            Self::Applied => "applied",
-            Self::Ignored => "ignored",
-            Self::Held => "held",
-            Self::Flagged => "flagged",
-            Self::Rejected => "rejected",
-            Self::NotFound => "not_found",
-        }
-    }
-}
 
 /// One notification in a list.
 #[derive(Debug, Serialize)]
@@ -246,7 +212,7 @@ async fn list(
         }),
         statuses: {
             let mut s: Vec<String> = q
-                .many("status", named::<InboxStatus>(STATUSES))
+                .many("status", named::<Status>(STATUSES))
                 .into_iter()
                 .map(|s| s.as_str().to_owned())
                 .collect();
@@ -311,7 +277,7 @@ async fn apply(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let row = find(&state, &caller, &id).await?;
-    if row.status != "held" {
+    if !row.is(Status::Held) {
         return Err(ApiError::refused(
             409,
             "NOTIFICATION_NOT_HELD",
@@ -334,12 +300,13 @@ async fn apply(
             &caller.tenant,
             row,
             &notification,
+            None,
             state.command_deadline,
             Some(&reviewer),
         )
         .await
         .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    if row.status == "held" || row.status == "received" {
+    if row.is(Status::Held) || row.is(Status::Received) {
         return Err(ApiError::refused(
             503,
             "PAYMENT_NOT_APPLIED_YET",
